@@ -1,0 +1,574 @@
+#include "model_core.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <map>
+
+#include "ggml-backend.h"
+#include "../deps/llama.cpp/src/llama-ext.h"
+
+namespace modelpool {
+
+double NowMs() {
+  using namespace std::chrono;
+  return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
+}
+
+static double ProcessCpuMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logging
+
+static std::atomic<int> g_log_level{GGML_LOG_LEVEL_ERROR};
+static thread_local std::string* t_capture = nullptr;
+
+static void LogCallback(ggml_log_level level, const char* text, void*) {
+  static thread_local ggml_log_level last = GGML_LOG_LEVEL_INFO;
+  // GGML_LOG_LEVEL_CONT continues the previous message at its level.
+  if (level == GGML_LOG_LEVEL_CONT) level = last; else last = level;
+  if (t_capture != nullptr && (level == GGML_LOG_LEVEL_ERROR || level == GGML_LOG_LEVEL_WARN)) {
+    if (t_capture->size() < 4096) t_capture->append(text);
+  }
+  if (level != GGML_LOG_LEVEL_NONE && level >= g_log_level.load()) {
+    fputs(text, stderr);
+  }
+}
+
+void SetLogLevel(int level) { g_log_level.store(level); }
+void InstallLogger() { llama_log_set(LogCallback, nullptr); }
+
+LogCapture::LogCapture() { t_capture = new std::string(); }
+LogCapture::~LogCapture() {
+  delete t_capture;
+  t_capture = nullptr;
+}
+std::string LogCapture::Text() const {
+  std::string text = t_capture ? *t_capture : std::string();
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request
+
+Request::~Request() {
+  if (sampler != nullptr) llama_sampler_free(sampler);
+}
+
+std::string Request::TakeText() {
+  std::lock_guard<std::mutex> lock(out_mutex);
+  std::string text;
+  text.swap(unsent);
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory
+
+std::vector<MemoryEntry> MeasureMemory(llama_context* ctx) {
+  std::map<std::string, MemoryEntry> by_device;
+  for (const auto& [buft, mb] : llama_get_memory_breakdown(ctx)) {
+    std::string device = "CPU";
+    if (!ggml_backend_buft_is_host(buft)) {
+      ggml_backend_dev_t dev = ggml_backend_buft_get_device(buft);
+      if (dev != nullptr) device = ggml_backend_dev_name(dev);
+    }
+    MemoryEntry& e = by_device[device];
+    e.device = device;
+    e.weights += mb.model;
+    e.kv += mb.context;
+    e.compute += mb.compute;
+  }
+  std::vector<MemoryEntry> out;
+  for (auto& [name, e] : by_device) out.push_back(e);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+static bool AbortDecode(void* data) { return static_cast<std::atomic<bool>*>(data)->load(); }
+
+NativeError ModelCore::Load(const LoadParams& p, const std::function<bool(float)>& progress) {
+  const double t0 = NowMs();
+  path_ = p.path;
+  LogCapture capture;
+
+  llama_model_params mp = llama_model_default_params();
+  mp.n_gpu_layers = p.gpu_layers;
+  mp.load_mode = p.no_alloc ? LLAMA_LOAD_MODE_NONE
+                            : (p.mmap ? (p.mlock ? LLAMA_LOAD_MODE_MMAP_MLOCK : LLAMA_LOAD_MODE_MMAP)
+                                      : (p.mlock ? LLAMA_LOAD_MODE_MLOCK : LLAMA_LOAD_MODE_NONE));
+  mp.no_alloc = p.no_alloc;
+  struct ProgressData {
+    const std::function<bool(float)>* fn;
+    bool cancelled = false;
+  } pd{&progress};
+  if (progress) {
+    mp.progress_callback = [](float value, void* data) -> bool {
+      auto* d = static_cast<ProgressData*>(data);
+      if (!(*d->fn)(value)) {
+        d->cancelled = true;
+        return false;
+      }
+      return true;
+    };
+    mp.progress_callback_user_data = &pd;
+  }
+
+  model_ = llama_model_load_from_file(p.path.c_str(), mp);
+  if (model_ == nullptr) {
+    if (pd.cancelled) return {"ABORTED", "model load was aborted"};
+    std::string log = capture.Text();
+    std::string code = "LOAD_FAILED";
+    if (log.find("unknown model architecture") != std::string::npos) code = "UNSUPPORTED_ARCHITECTURE";
+    else if (log.find("failed to allocate") != std::string::npos || log.find("out of memory") != std::string::npos)
+      code = "INSUFFICIENT_MEMORY";
+    else if (log.find("gguf") != std::string::npos || log.find("GGUF") != std::string::npos) code = "INVALID_GGUF";
+    return {code, "llama.cpp could not load " + p.path + (log.empty() ? "" : ": " + log)};
+  }
+  vocab_ = llama_model_get_vocab(model_);
+
+  const uint32_t n_train = (uint32_t)std::max(0, llama_model_n_ctx_train(model_));
+  uint32_t ctx_seq = p.context_size ? p.context_size : std::min<uint32_t>(n_train ? n_train : 4096, 4096);
+  if (n_train > 0 && ctx_seq > n_train) {
+    FreeLlama();
+    return {"CONTEXT_TOO_LARGE", "contextSize " + std::to_string(ctx_seq) + " exceeds the model's trained context of " +
+                                     std::to_string(n_train) + " tokens"};
+  }
+  n_seq_max_ = std::max<uint32_t>(1, p.parallel);
+  embeddings_ = p.embeddings;
+
+  llama_context_params cp = llama_context_default_params();
+  cp.n_ctx = ctx_seq * n_seq_max_;
+  cp.n_seq_max = n_seq_max_;
+  cp.kv_unified = false;  // each sequence gets its own contextSize: no sequence can starve another
+  cp.n_batch = p.embeddings ? std::max(p.batch_size, ctx_seq) : p.batch_size;
+  cp.n_ubatch = p.embeddings ? cp.n_batch : std::min<uint32_t>(cp.n_batch, 512);
+  cp.n_threads = std::max(1, p.threads);
+  cp.n_threads_batch = std::max(1, p.batch_threads);
+  cp.embeddings = p.embeddings;
+  cp.no_perf = true;
+  cp.abort_callback = AbortDecode;
+  cp.abort_callback_data = &abort_all_;
+  if (p.embeddings) cp.pooling_type = LLAMA_POOLING_TYPE_UNSPECIFIED;
+
+  ctx_ = llama_init_from_model(model_, cp);
+  if (ctx_ == nullptr) {
+    std::string log = capture.Text();
+    FreeLlama();
+    std::string code = log.find("alloc") != std::string::npos ? "INSUFFICIENT_MEMORY" : "LOAD_FAILED";
+    return {code, "llama.cpp could not create a context for " + p.path + (log.empty() ? "" : ": " + log)};
+  }
+  n_ctx_seq_ = llama_n_ctx_seq(ctx_);
+  n_batch_ = llama_n_batch(ctx_);
+  threads_ = cp.n_threads;
+  batch_threads_ = cp.n_threads_batch;
+  memory_ = MeasureMemory(ctx_);
+  if (!p.no_alloc) {
+    batch_ = llama_batch_init((int32_t)n_batch_, 0, (int32_t)n_seq_max_);
+    batch_ready_ = true;
+  }
+  load_ms_ = NowMs() - t0;
+  return {};
+}
+
+std::vector<MemoryEntry> ModelCore::Memory() const { return memory_; }
+
+void ModelCore::FreeLlama() {
+  if (batch_ready_) {
+    llama_batch_free(batch_);
+    batch_ready_ = false;
+  }
+  if (ctx_ != nullptr) {
+    llama_free(ctx_);
+    ctx_ = nullptr;
+  }
+  if (model_ != nullptr) {
+    llama_model_free(model_);
+    model_ = nullptr;
+  }
+}
+
+ModelCore::~ModelCore() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closing_ = true;
+    abort_all_ = true;
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable() && thread_.get_id() == std::this_thread::get_id()) {
+    thread_.detach();  // last reference dropped on the scheduler thread itself, after it freed everything
+  } else {
+    Join();
+  }
+  FreeLlama();
+}
+
+void ModelCore::Abort(const std::shared_ptr<Request>& request) {
+  request->aborted = true;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+void ModelCore::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void ModelCore::Join() {
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+}
+
+bool ModelCore::Submit(const std::shared_ptr<Request>& request) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (closing_) return false;
+    request->stats.submitted_ms = NowMs();
+    pending_.push_back(request);
+    active_count_++;
+  }
+  cv_.notify_one();
+  return true;
+}
+
+void ModelCore::Close(bool abort_requests, std::function<void()> on_closed) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!closing_) on_closed_ = std::move(on_closed);
+    closing_ = true;
+    stop_ = true;
+    if (abort_requests) abort_all_ = true;
+  }
+  cv_.notify_all();
+}
+
+void ModelCore::SetThreads(int32_t threads, int32_t batch_threads) {
+  threads_ = std::max(1, threads);
+  batch_threads_ = std::max(1, batch_threads);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scheduler
+
+static void SendText(Request& r, double now, bool force) {
+  // Hold back text that may be the start of a stop string and incomplete UTF-8 sequences.
+  size_t safe = r.generated.size();
+  for (const std::string& s : r.stop) {
+    for (size_t k = std::min(s.size() - 1, r.generated.size()); k > 0; k--) {
+      if (r.generated.compare(r.generated.size() - k, k, s, 0, k) == 0) {
+        safe = std::min(safe, r.generated.size() - k);
+        break;
+      }
+    }
+  }
+  // Back up over an incomplete trailing UTF-8 sequence.
+  size_t i = safe;
+  int back = 0;
+  while (i > r.emitted && back < 4) {
+    unsigned char c = (unsigned char)r.generated[i - 1];
+    if ((c & 0xC0) == 0x80) { i--; back++; continue; }
+    if (c >= 0xC0) {
+      size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+      if ((size_t)(back + 1) < need) safe = i - 1;
+    }
+    break;
+  }
+  if (safe <= r.emitted) return;
+  {
+    std::lock_guard<std::mutex> lock(r.out_mutex);
+    r.unsent.append(r.generated, r.emitted, safe - r.emitted);
+  }
+  r.emitted = safe;
+  // First text goes out at once; later text is coalesced so JavaScript sees chunks, not tokens.
+  if (force || r.last_flush_ms == 0 || now - r.last_flush_ms >= 8.0) {
+    r.last_flush_ms = now;
+    r.sink->TextReady();
+  }
+}
+
+void ModelCore::Finish(Request& r, const std::string& reason, std::vector<int32_t>& free_seqs) {
+  const double now = NowMs();
+  if (r.seq >= 0) {
+    llama_memory_seq_rm(llama_get_memory(ctx_), r.seq, -1, -1);
+    free_seqs.push_back(r.seq);
+    r.seq = -1;
+  }
+  {
+    std::lock_guard<std::mutex> lock(r.out_mutex);
+    if (r.error.ok()) {
+      r.finish_reason = reason;
+      std::string text = r.generated;
+      if (reason == "stop") {
+        // Cut at the earliest stop string.
+        size_t cut = text.size();
+        for (const std::string& s : r.stop) {
+          size_t pos = text.find(s);
+          if (pos != std::string::npos) cut = std::min(cut, pos);
+        }
+        text.resize(cut);
+      }
+      if (text.size() > r.emitted) r.unsent.append(text, r.emitted, std::string::npos);
+      r.full_text = std::move(text);
+    }
+    r.stats.finished_ms = now;
+    if (r.stats.admitted_ms == 0) r.stats.admitted_ms = now;
+  }
+  active_count_--;
+  r.sink->Finished();
+}
+
+// Returns true when the request is finished.
+bool ModelCore::AcceptToken(Request& r, llama_token token, double now) {
+  if (r.stats.first_token_ms == 0) r.stats.first_token_ms = now;
+  if (llama_vocab_is_eog(vocab_, token)) return true;
+  r.stats.generated_tokens++;
+  r.last_token = token;
+  char buf[256];
+  int32_t n = llama_token_to_piece(vocab_, token, buf, sizeof(buf), 0, false);
+  if (n < 0) {
+    std::string big((size_t)-n, '\0');
+    n = llama_token_to_piece(vocab_, token, big.data(), (int32_t)big.size(), 0, false);
+    if (n > 0) r.generated.append(big.data(), (size_t)n);
+  } else {
+    r.generated.append(buf, (size_t)n);
+  }
+  return false;
+}
+
+void ModelCore::Admit(std::vector<std::shared_ptr<Request>>& active, std::vector<int32_t>& free_seqs) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!pending_.empty() && !free_seqs.empty()) {
+    std::shared_ptr<Request> r = pending_.front();
+    pending_.pop_front();
+    lock.unlock();
+    r->stats.admitted_ms = NowMs();
+    if (r->kind == Request::Kind::Embed) {
+      RunEmbed(r);
+    } else if (r->aborted || abort_all_) {
+      Finish(*r, "abort", free_seqs);
+    } else {
+      r->seq = free_seqs.back();
+      free_seqs.pop_back();
+      r->stats.prompt_tokens = (int32_t)r->prompt.size();
+      active.push_back(r);
+    }
+    lock.lock();
+  }
+}
+
+void ModelCore::RunEmbed(const std::shared_ptr<Request>& r) {
+  std::vector<int32_t> none;
+  const int32_t n_embd = llama_model_n_embd_out(model_) > 0 ? llama_model_n_embd_out(model_) : llama_model_n_embd(model_);
+  const bool pooled = llama_pooling_type(ctx_) != LLAMA_POOLING_TYPE_NONE;
+  llama_memory_t mem = llama_get_memory(ctx_);
+  for (const auto& tokens : r->embed_inputs) {
+    if (r->aborted || abort_all_) break;
+    llama_memory_clear(mem, true);
+    batch_.n_tokens = 0;
+    for (size_t i = 0; i < tokens.size(); i++) {
+      batch_.token[i] = tokens[i];
+      batch_.pos[i] = (llama_pos)i;
+      batch_.n_seq_id[i] = 1;
+      batch_.seq_id[i][0] = 0;
+      batch_.logits[i] = true;
+    }
+    batch_.n_tokens = (int32_t)tokens.size();
+    const double t0 = NowMs(), c0 = ProcessCpuMs();
+    int32_t rc = llama_model_has_encoder(model_) && !llama_model_has_decoder(model_) ? llama_encode(ctx_, batch_)
+                                                                                      : llama_decode(ctx_, batch_);
+    r->stats.native_ms += NowMs() - t0;
+    r->stats.cpu_ms += ProcessCpuMs() - c0;
+    r->stats.prompt_tokens += (int32_t)tokens.size();
+    if (rc != 0) {
+      std::lock_guard<std::mutex> lock(r->out_mutex);
+      r->error = {"GENERATION_FAILED", "llama_decode failed with status " + std::to_string(rc) + " while embedding"};
+      break;
+    }
+    std::vector<float> out((size_t)n_embd, 0.0f);
+    if (pooled) {
+      const float* e = llama_get_embeddings_seq(ctx_, 0);
+      if (e) std::copy(e, e + n_embd, out.begin());
+    } else {
+      // No pooling in the model: mean of the token embeddings.
+      for (size_t i = 0; i < tokens.size(); i++) {
+        const float* e = llama_get_embeddings_ith(ctx_, (int32_t)i);
+        if (!e) continue;
+        for (int32_t j = 0; j < n_embd; j++) out[(size_t)j] += e[j] / (float)tokens.size();
+      }
+    }
+    r->embeddings.push_back(std::move(out));
+  }
+  llama_memory_clear(mem, true);
+  Finish(*r, (r->aborted || abort_all_) ? "abort" : "stop", none);
+}
+
+void ModelCore::Step(std::vector<std::shared_ptr<Request>>& active, std::vector<int32_t>& free_seqs) {
+  // Aborts first: their sequences are freed before the batch is built.
+  for (auto it = active.begin(); it != active.end();) {
+    if ((*it)->aborted || abort_all_) {
+      Finish(**it, "abort", free_seqs);
+      it = active.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (active.empty()) return;
+
+  // Generating sequences first (one token each), then prompt chunks in arrival order.
+  batch_.n_tokens = 0;
+  auto add = [&](Request& r, llama_token tok, bool logits) {
+    int32_t i = batch_.n_tokens++;
+    batch_.token[i] = tok;
+    batch_.pos[i] = r.n_past++;
+    batch_.n_seq_id[i] = 1;
+    batch_.seq_id[i][0] = r.seq;
+    batch_.logits[i] = logits;
+    if (logits) r.batch_index = i;
+  };
+  for (auto& r : active) {
+    r->batch_index = -1;
+    if (r->n_prompt_done == r->prompt.size() && batch_.n_tokens < (int32_t)n_batch_) add(*r, r->last_token, true);
+  }
+  for (auto& r : active) {
+    while (r->n_prompt_done < r->prompt.size() && batch_.n_tokens < (int32_t)n_batch_) {
+      const bool last = r->n_prompt_done + 1 == r->prompt.size();
+      add(*r, r->prompt[r->n_prompt_done++], last);
+    }
+  }
+  if (batch_.n_tokens == 0) return;
+
+  const int32_t nt = threads_.load(), nbt = batch_threads_.load();
+  if (nt != llama_n_threads(ctx_) || nbt != llama_n_threads_batch(ctx_)) llama_set_n_threads(ctx_, nt, nbt);
+
+  const double t0 = NowMs(), c0 = ProcessCpuMs();
+  const int32_t rc = llama_decode(ctx_, batch_);
+  const double t1 = NowMs();
+  const double step_ms = t1 - t0, step_cpu = ProcessCpuMs() - c0;
+
+  // Share the step's CPU time by tokens; wall time counts fully for every participant.
+  std::map<int32_t, int32_t> tokens_per_seq;
+  for (int32_t i = 0; i < batch_.n_tokens; i++) tokens_per_seq[batch_.seq_id[i][0]]++;
+  for (auto& r : active) {
+    auto it = tokens_per_seq.find(r->seq);
+    if (it == tokens_per_seq.end()) continue;
+    r->stats.native_ms += step_ms;
+    r->stats.cpu_ms += step_cpu * it->second / batch_.n_tokens;
+  }
+
+  if (rc != 0) {
+    // 2 = aborted (shutdown or forced close); 1 = no KV slot; <0 = error. Fail everything in the batch.
+    const std::string reason = rc == 2 ? "aborted" : "llama_decode failed with status " + std::to_string(rc);
+    for (auto it = active.begin(); it != active.end();) {
+      Request& r = **it;
+      if (tokens_per_seq.count(r.seq)) {
+        if (rc == 2) {
+          Finish(r, "abort", free_seqs);
+        } else {
+          {
+            std::lock_guard<std::mutex> lock(r.out_mutex);
+            r.error = {"GENERATION_FAILED", reason};
+          }
+          Finish(r, "", free_seqs);
+        }
+        it = active.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return;
+  }
+
+  for (auto it = active.begin(); it != active.end();) {
+    Request& r = **it;
+    bool done = false;
+    std::string reason;
+    if (r.batch_index >= 0) {
+      const llama_token tok = llama_sampler_sample(r.sampler, ctx_, r.batch_index);
+      if (AcceptToken(r, tok, t1)) {
+        done = true;
+        reason = "eos";
+      } else {
+        // Stop strings: search only the region the new piece can complete.
+        for (const std::string& s : r.stop) {
+          size_t from = r.generated.size() > s.size() + 64 ? r.generated.size() - s.size() - 64 : 0;
+          if (r.generated.find(s, from) != std::string::npos) {
+            done = true;
+            reason = "stop";
+            break;
+          }
+        }
+        if (!done && (r.stats.generated_tokens >= r.max_tokens || (uint32_t)r.n_past + 1 >= n_ctx_seq_)) {
+          done = true;
+          reason = "length";
+        }
+      }
+      if (!done) SendText(r, t1, false);
+    }
+    if (done) {
+      Finish(r, reason, free_seqs);
+      it = active.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void ModelCore::Run() {
+  std::vector<std::shared_ptr<Request>> active;
+  std::vector<int32_t> free_seqs;
+  for (int32_t s = (int32_t)n_seq_max_ - 1; s >= 0; s--) free_seqs.push_back(s);
+
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      cv_.wait(lock, [&] { return stop_ || wake_ || !active.empty() || (!pending_.empty() && !free_seqs.empty()); });
+      wake_ = false;
+      if (stop_ && active.empty() && pending_.empty()) break;
+      // Requests aborted (or closed with abort) while still queued end now, not when a sequence frees.
+      for (auto it = pending_.begin(); it != pending_.end();) {
+        if ((*it)->aborted || abort_all_) {
+          std::shared_ptr<Request> r = *it;
+          it = pending_.erase(it);
+          lock.unlock();
+          Finish(*r, "abort", free_seqs);
+          lock.lock();
+          it = pending_.begin();
+        } else {
+          ++it;
+        }
+      }
+    }
+    Admit(active, free_seqs);
+    Step(active, free_seqs);
+    // Push out coalesced text of sequences that produced nothing new this step.
+    const double now = NowMs();
+    for (auto& r : active) {
+      if (r->emitted > 0 && now - r->last_flush_ms >= 8.0) {
+        std::lock_guard<std::mutex> lock(r->out_mutex);
+        if (!r->unsent.empty()) {
+          r->last_flush_ms = now;
+          r->sink->TextReady();
+        }
+      }
+    }
+  }
+
+  FreeLlama();
+  std::function<void()> done;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    done.swap(on_closed_);
+  }
+  if (done) done();
+}
+
+}  // namespace modelpool

@@ -1,0 +1,206 @@
+/**
+ * Public types of the engine (src/engine). The pool, swap manager and registry code against
+ * these; only src/engine/native.ts knows the raw shape of the addon's exports.
+ */
+
+/** Metadata read from a GGUF header without loading tensors (see inspect.ts). */
+export interface GgufInspection {
+  path: string;
+  fileSize: number;
+  ggufVersion: number;
+  architecture: string;
+  name?: string;
+  /** Parameter count, from the tensor shapes. */
+  parameterCount: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  embeddingSize: number;
+  feedForwardSize?: number;
+  contextLength: number;
+  vocabularySize: number;
+  /** `general.file_type` as a name ("F32", "F16", "Q8_0", "Q4_0", "Q4_K_M", ...), or "unknown". */
+  fileType: string;
+  /** Most common tensor type by bytes ("F32", "Q4_0", ...). */
+  quantization: string;
+  keyLength: number;
+  valueLength: number;
+  expertCount?: number;
+  chatTemplate?: string;
+  tensorCount: number;
+  tensorBytes: number;
+  /** Scalar metadata (arrays are summarised as `{ type, length }`). */
+  metadata: Record<string, unknown>;
+}
+
+export type GpuLayers = number | 'max' | 'auto';
+
+export interface EstimateOptions {
+  /** Context size in tokens (all sequences together). Default: min(model's, 4096). */
+  contextSize?: number;
+  /** Parallel sequences sharing the context. Default 1. */
+  parallel?: number;
+  /** Layers offloaded to GPU devices. Default 'auto' (all when a GPU is present). */
+  gpuLayers?: GpuLayers;
+  /** Logical batch size. Default 512. */
+  batchSize?: number;
+  /** Load as an embedding model. */
+  embeddings?: boolean;
+  /** Use mmap for weights (the weights then count as file-backed memory). Default true. */
+  mmap?: boolean;
+}
+
+/** Bytes by kind on one device ("CPU" is host memory). */
+export interface DeviceMemory {
+  device: string;
+  weights: number;
+  kvCache: number;
+  compute: number;
+  total: number;
+}
+
+export interface MemoryReport {
+  devices: DeviceMemory[];
+  /** Sum over devices. */
+  total: number;
+  weights: number;
+  kvCache: number;
+  compute: number;
+}
+
+export interface LoadOptions extends EstimateOptions {
+  /** Decode threads. Default: cores left after the event loop (at least 1). */
+  threads?: number;
+  /** Prompt-processing threads. Default: same as threads. */
+  batchThreads?: number;
+  mlock?: boolean;
+  signal?: AbortSignal;
+  /** Load progress in [0, 1]. */
+  onProgress?: (progress: number) => void;
+  /**
+   * Check the file in a child process before llama.cpp reads it in-process, so that a corrupted
+   * file that would make llama.cpp abort cannot take the process down. 'auto' probes each file
+   * once (cached by path, size and mtime). Default 'auto'.
+   */
+  probe?: 'auto' | 'always' | 'never';
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | (string & {});
+  content: string;
+}
+
+export interface SamplingOptions {
+  /** 0 = greedy. Default 0.8. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repeatPenalty?: number;
+  repeatLastN?: number;
+  frequencyPenalty?: number;
+  presencePenalty?: number;
+  seed?: number;
+}
+
+export interface GenerateRequest extends SamplingOptions {
+  /** Raw prompt text. Exactly one of prompt or messages. */
+  prompt?: string;
+  /** Chat messages, formatted with the model's own chat template. */
+  messages?: ChatMessage[];
+  /** Default 256. */
+  maxTokens?: number;
+  stop?: string[];
+  /** Constrain output to JSON matching this JSON schema. */
+  jsonSchema?: Record<string, unknown>;
+  /** Constrain output with a GBNF grammar (root rule "root"). */
+  grammar?: string;
+  signal?: AbortSignal;
+  /** Add BOS etc. when tokenizing a raw prompt. Default true. */
+  addSpecial?: boolean;
+}
+
+export type FinishReason = 'stop' | 'length' | 'eos' | 'abort';
+
+export interface GenerationStats {
+  promptTokens: number;
+  generatedTokens: number;
+  /** From the request reaching the engine to its first generated token. */
+  timeToFirstTokenMs: number;
+  promptTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  totalMs: number;
+  /** Wall time of the native decode steps this request took part in. */
+  nativeMs: number;
+  /** Thread CPU time of those steps, shared out among the sequences in each step. */
+  cpuMs: number;
+  /** Time spent waiting for a free sequence slot. */
+  queuedMs: number;
+}
+
+export interface GenerationResult extends GenerationStats {
+  text: string;
+  finishReason: FinishReason;
+}
+
+/** What generate() returns: an async iterable of text chunks and the final result. */
+export interface GenerationStream extends AsyncIterable<string> {
+  readonly result: Promise<GenerationResult>;
+}
+
+export interface DeviceInfo {
+  cpu: { model: string; cores: number; features: string[] };
+  ram: { total: number; free: number };
+  gpus: Array<{ name: string; description: string; type: string; total: number; free: number }>;
+  /** Backends compiled in, e.g. ["CPU"] or ["CPU", "CUDA"]. */
+  backends: string[];
+}
+
+/** A model loaded in this process, with its context and its batching scheduler thread. */
+export interface LoadedModelInfo {
+  path: string;
+  architecture: string;
+  description: string;
+  parameterCount: number;
+  sizeBytes: number;
+  contextSize: number;
+  trainContextSize: number;
+  parallel: number;
+  embeddingSize: number;
+  layers: number;
+  vocabularySize: number;
+  chatTemplate?: string;
+  embeddings: boolean;
+}
+
+export interface TokenizeOptions {
+  /** Add BOS/EOS as the model's vocabulary asks. Default true. */
+  addSpecial?: boolean;
+  /** Parse special-token text like "<s>" as the special token. Default false. */
+  parseSpecial?: boolean;
+}
+
+/** The engine-side model handle, as the pool and the swap manager see it. */
+export interface EngineModel {
+  readonly info: LoadedModelInfo;
+  /** Memory really allocated by this model and its context, by device and kind. */
+  readonly memory: MemoryReport;
+  /** Wall time the load took. */
+  readonly loadMs: number;
+  readonly threads: number;
+  /** Requests accepted and not yet finished (queued or generating). */
+  readonly activeRequests: number;
+  readonly disposed: boolean;
+  /** Change the decode/batch thread count; applies from the next decode step. */
+  setThreads(threads: number, batchThreads?: number): void;
+  generate(request: GenerateRequest): GenerationStream;
+  /** generate() without streaming: resolves with the final result. */
+  complete(request: GenerateRequest): Promise<GenerationResult>;
+  embed(texts: string[]): Promise<Float32Array[]>;
+  tokenize(text: string, options?: TokenizeOptions): number[];
+  detokenize(tokens: readonly number[]): string;
+  applyChatTemplate(messages: ChatMessage[], addAssistant?: boolean): string;
+  /** Waits for in-flight requests (or aborts them with `{ abort: true }`), then frees everything. Idempotent. */
+  dispose(options?: { abort?: boolean }): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}

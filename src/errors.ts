@@ -1,0 +1,78 @@
+/**
+ * One error family for the whole project. Every failure that reaches a caller is a
+ * {@link ModelpoolError} with a stable `code`; bad input also names the field and the value.
+ */
+export type ErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'MODEL_NOT_FOUND'
+  | 'VERSION_NOT_FOUND'
+  | 'ALREADY_EXISTS'
+  | 'ILLEGAL_TRANSITION'
+  | 'IN_USE'
+  | 'INVALID_GGUF'
+  | 'UNSUPPORTED_ARCHITECTURE'
+  | 'CONTEXT_TOO_LARGE'
+  | 'CONTEXT_OVERFLOW'
+  | 'INSUFFICIENT_MEMORY'
+  | 'LOAD_FAILED'
+  | 'GENERATION_FAILED'
+  | 'INVALID_SCHEMA'
+  | 'QUEUE_FULL'
+  | 'TIMEOUT'
+  | 'ABORTED'
+  | 'DISPOSED'
+  | 'NATIVE_BINARY_NOT_FOUND'
+  | 'STORE_CORRUPT'
+  | 'STORE_FAILED';
+
+export interface ModelpoolErrorOptions {
+  field?: string;
+  value?: unknown;
+  cause?: unknown;
+  details?: Record<string, unknown>;
+}
+
+export class ModelpoolError extends Error {
+  readonly code: ErrorCode;
+  readonly field?: string;
+  readonly value?: unknown;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: ModelpoolErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ModelpoolError';
+    this.code = code;
+    if (options.field !== undefined) this.field = options.field;
+    if (options.value !== undefined) this.value = options.value;
+    if (options.details !== undefined) this.details = options.details;
+  }
+}
+
+/** Short, safe rendering of a received value for error messages. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'string') {
+    const shown = value.length > 80 ? `${value.slice(0, 77)}...` : value;
+    return `string ${JSON.stringify(shown)}`;
+  }
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') {
+    return `${typeof value} ${String(value)}`;
+  }
+  if (Array.isArray(value)) return `array of length ${value.length}`;
+  if (typeof value === 'function') return 'function';
+  return `object ${Object.prototype.toString.call(value)}`;
+}
+
+/** "Expected <expected> for <field> but received <value>" — the one message shape for bad input. */
+export function invalidArgument(field: string, expected: string, value: unknown): ModelpoolError {
+  return new ModelpoolError(
+    'INVALID_ARGUMENT',
+    `Expected ${expected} for ${field} but received ${describeValue(value)}`,
+    { field, value },
+  );
+}
+
+export function isModelpoolError(error: unknown, code?: ErrorCode): error is ModelpoolError {
+  return error instanceof ModelpoolError && (code === undefined || error.code === code);
+}

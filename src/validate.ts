@@ -1,0 +1,50 @@
+import { invalidArgument } from './errors.js';
+
+/** Validation helpers: each throws INVALID_ARGUMENT naming the field and the value. */
+export function integer(field: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalidArgument(field, `an integer between ${min} and ${max}`, value);
+  }
+  return value;
+}
+
+export function optionalInteger(field: string, value: unknown, min: number, max?: number): number | undefined {
+  return value === undefined ? undefined : integer(field, value, min, max);
+}
+
+export function finiteNumber(field: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw invalidArgument(field, `a number between ${min} and ${max}`, value);
+  }
+  return value;
+}
+
+export function optionalNumber(field: string, value: unknown, min: number, max: number): number | undefined {
+  return value === undefined ? undefined : finiteNumber(field, value, min, max);
+}
+
+export function nonEmptyString(field: string, value: unknown, maxLength = Number.MAX_SAFE_INTEGER): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > maxLength) {
+    throw invalidArgument(field, maxLength === Number.MAX_SAFE_INTEGER ? 'a non-empty string' : `a non-empty string of at most ${maxLength} characters`, value);
+  }
+  return value;
+}
+
+export function optionalBoolean(field: string, value: unknown): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw invalidArgument(field, 'a boolean', value);
+  return value;
+}
+
+export function plainObject(field: string, value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidArgument(field, 'an object', value);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function optionalSignal(field: string, value: unknown): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  if (!(value instanceof AbortSignal)) throw invalidArgument(field, 'an AbortSignal', value);
+  return value;
+}
