@@ -26,7 +26,7 @@ static double ProcessCpuMs() {
 // ---------------------------------------------------------------------------------------------
 // Logging
 
-static std::atomic<int> g_log_level{GGML_LOG_LEVEL_ERROR};
+static std::atomic<int> g_log_level{GGML_LOG_LEVEL_ERROR + 1};  // nothing by default
 static thread_local std::string* t_capture = nullptr;
 
 static void LogCallback(ggml_log_level level, const char* text, void*) {

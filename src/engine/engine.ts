@@ -198,7 +198,7 @@ export function deviceInfo(): DeviceInfo {
 
 const LOG_LEVELS = { debug: 1, info: 2, warn: 3, error: 4, none: 5 } as const;
 
-/** Which llama.cpp log messages reach stderr. Default 'error'. */
+/** Which llama.cpp log messages reach stderr. Default 'none': load errors reach callers inside typed errors. */
 export function setLogLevel(level: keyof typeof LOG_LEVELS): void {
   if (!(level in LOG_LEVELS)) throw invalidArgument('level', `one of ${Object.keys(LOG_LEVELS).join(', ')}`, level);
   native().setLogLevel(LOG_LEVELS[level]);
@@ -233,11 +233,24 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   if (signal?.aborted) throw aborted();
 
   const started = performance.now();
-  const handle = native().loadModel(params, onProgress);
+  // Progress arrives through its own queue and may trail the load's completion: report 1 at the end
+  // and nothing after it.
+  let lastProgress = 0;
+  let settled = false;
+  const progress = onProgress
+    ? (value: number) => {
+        if (settled) return;
+        lastProgress = value;
+        onProgress(value);
+      }
+    : undefined;
+  const handle = native().loadModel(params, progress);
   const onAbort = () => handle.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const nativeModel = await handle.promise;
+    settled = true;
+    if (onProgress && lastProgress < 1) onProgress(1);
     if (signal?.aborted) {
       await nativeModel.close(true);
       throw aborted();
@@ -247,6 +260,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
     const e = fromNative(error);
     throw e.code === 'ABORTED' ? aborted() : e;
   } finally {
+    settled = true;
     signal?.removeEventListener('abort', onAbort);
   }
 }
