@@ -27,6 +27,18 @@ struct AddonData {
   std::shared_ptr<std::atomic<bool>> env_closing = std::make_shared<std::atomic<bool>>(false);
 };
 
+static void Cleanup(void* arg);
+
+// Environment cleanup hooks run in reverse order of registration, and every thread-safe function
+// registers one that frees it. Our hook must run before those (it joins the scheduler threads that
+// still call into them), so it is moved to the end of the list after each thread-safe function is made.
+static void KeepCleanupFirst(Napi::Env env) {
+  AddonData* data = env.GetInstanceData<AddonData>();
+  if (data == nullptr) return;
+  napi_remove_env_cleanup_hook(env, Cleanup, data);
+  napi_add_env_cleanup_hook(env, Cleanup, data);
+}
+
 static Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string& message) {
   Napi::Error error = Napi::Error::New(env, message);
   error.Set("code", Napi::String::New(env, code));
@@ -253,6 +265,7 @@ class Model : public Napi::ObjectWrap<Model> {
     JsSink(Napi::Env env, Napi::Function callback, std::shared_ptr<Request> request)
         : request_(request) {
       tsfn_ = Napi::ThreadSafeFunction::New(env, callback, "modelpool.generate", 0, 1);
+      KeepCleanupFirst(env);
     }
     void TextReady() override {
       if (text_pending_.exchange(true)) return;
@@ -477,6 +490,7 @@ class Model : public Napi::ObjectWrap<Model> {
     const bool abort = info.Length() > 0 && info[0].ToBoolean().Value();
     Napi::ThreadSafeFunction tsfn = Napi::ThreadSafeFunction::New(
         env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "modelpool.close", 0, 1);
+    KeepCleanupFirst(env);
     Napi::Reference<Napi::Value> self = Napi::Persistent(Value().As<Napi::Value>());
     auto self_ref = std::make_shared<Napi::Reference<Napi::Value>>(std::move(self));
     core_->Close(abort, [tsfn, this, self_ref]() mutable {
@@ -565,6 +579,7 @@ class ModelLoadWorker : public Napi::AsyncWorker {
     if (!on_progress.IsEmpty()) {
       progress_ = Napi::ThreadSafeFunction::New(env, on_progress, "modelpool.loadProgress", 1, 1);
       has_progress_ = true;
+      KeepCleanupFirst(env);
     }
   }
   ~ModelLoadWorker() override {
@@ -788,6 +803,14 @@ static void Cleanup(void* arg) {
   for (auto& core : cores) core->Join();
 }
 
+// shutdown(): called from process.on('exit'). process.exit() runs C++ static destructors (ggml's
+// among them) without environment cleanup first, so scheduler threads must be stopped before that.
+static Napi::Value Shutdown(const Napi::CallbackInfo& info) {
+  AddonData* data = info.Env().GetInstanceData<AddonData>();
+  if (data != nullptr) Cleanup(data);
+  return info.Env().Undefined();
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -807,6 +830,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("quantize", Napi::Function::New(env, Quantize, "quantize"));
   exports.Set("deviceInfo", Napi::Function::New(env, DeviceInfo, "deviceInfo"));
   exports.Set("setLogLevel", Napi::Function::New(env, SetLogLevelJs, "setLogLevel"));
+  exports.Set("shutdown", Napi::Function::New(env, Shutdown, "shutdown"));
   exports.Set("llamaVersion", Napi::String::New(env, llama_version()));
   return exports;
 }

@@ -139,6 +139,8 @@ export interface NativeAddon {
   quantize(input: string, output: string, ftype: number, threads: number): Promise<void>;
   deviceInfo(): NativeDeviceInfo;
   setLogLevel(level: number): void;
+  /** Aborts every request and joins every scheduler thread (process exit). */
+  shutdown(): void;
   llamaVersion: string;
 }
 
@@ -181,9 +183,12 @@ export function native(): NativeAddon {
       continue;
     }
     try {
-      addon = require(path) as NativeAddon;
+      const loaded = require(path) as NativeAddon;
+      addon = loaded;
       addonPath = path;
-      return addon;
+      // process.exit() runs native static destructors without environment cleanup: stop threads first.
+      process.once('exit', () => loaded.shutdown());
+      return loaded;
     } catch (error) {
       tried.push(`${path} (${(error as Error).message.split('\n')[0]})`);
     }
