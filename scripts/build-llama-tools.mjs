@@ -1,17 +1,19 @@
-// Builds llama.cpp's own reference tools (llama-bench, llama-batched-bench, llama-simple) from the same
-// source bundle into build-llama-tools/, for the benchmarks and for regenerating the reference fixture.
+// Builds llama.cpp's reference tools (llama-bench, llama-batched-bench, llama-simple) inside the addon's
+// own build tree, so they share every object file (and so every compiler flag) with the addon.
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { ensureLlamaSource, root } from './llama-source.mjs';
+import { cmakeJsEnv, ensureLlamaSource, root } from './llama-source.mjs';
 
-const { dir } = ensureLlamaSource();
-const out = join(root, 'build-llama-tools');
+ensureLlamaSource();
+const require = createRequire(import.meta.url);
 const run = (cmd, args) => {
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: cmakeJsEnv() });
   if (r.status !== 0) process.exit(r.status ?? 1);
 };
-run('cmake', ['-S', dir, '-B', out, '-G', 'Ninja', '-DCMAKE_BUILD_TYPE=Release', '-DGGML_NATIVE=ON', '-DBUILD_SHARED_LIBS=OFF',
-  '-DLLAMA_OPENSSL=OFF', '-DLLAMA_BUILD_TESTS=OFF', '-DLLAMA_BUILD_SERVER=OFF', '-DLLAMA_BUILD_TOOLS=ON', '-DLLAMA_BUILD_EXAMPLES=ON']);
-run('cmake', ['--build', out, '--parallel', String(availableParallelism()), '--target', 'llama-bench', 'llama-batched-bench', 'llama-simple']);
-console.log(`llama.cpp tools in ${join(out, 'bin')}`);
+// Configure the addon's tree first (as npm run build:native does), then turn the tools on in it.
+run(process.execPath, [require.resolve('cmake-js/bin/cmake-js'), 'compile', '--CDGGML_NATIVE=ON']);
+run('cmake', [join(root, 'build'), '-DMODELPOOL_LLAMA_TOOLS=ON']);
+run('cmake', ['--build', join(root, 'build'), '--parallel', String(availableParallelism()), '--target', 'llama-bench', 'llama-batched-bench', 'llama-simple']);
+console.log(`llama.cpp tools in ${join(root, 'build', 'bin')}`);

@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { ensureLlamaSource, root } from './llama-source.mjs';
+import { cmakeJsEnv, ensureLlamaSource, root } from './llama-source.mjs';
 
 ensureLlamaSource();
 const require = createRequire(import.meta.url);
@@ -17,5 +17,5 @@ const args = [cmakeJs, 'compile', '--parallel', String(availableParallelism())];
 if (!extra.some((a) => a.includes('GGML_NATIVE'))) args.push('--CDGGML_NATIVE=ON');
 args.push(...extra);
 console.log(`modelpool: building the native addon (cmake-js ${args.slice(2).join(' ')})`);
-const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: cmakeJsEnv() });
 process.exit(result.status ?? 1);

@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { ensureLlamaSource, root } from './llama-source.mjs';
+import { cmakeJsEnv, ensureLlamaSource, root } from './llama-source.mjs';
 
 ensureLlamaSource();
 const require = createRequire(import.meta.url);
@@ -15,7 +15,7 @@ const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
 const out = join(root, 'build-prebuild');
 const args = [cmakeJs, 'rebuild', '--out', out, '--parallel', String(availableParallelism()), '--CDGGML_NATIVE=OFF',
   ...process.argv.slice(2)];
-const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: cmakeJsEnv() });
 if (result.status !== 0) process.exit(result.status ?? 1);
 const dir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
 mkdirSync(dir, { recursive: true });
