@@ -175,37 +175,38 @@ export function loadedBinaryPath(): string | undefined {
 /** Loads the addon once; on failure the error names platform, arch, libc, the paths tried and the fix. */
 export function native(): NativeAddon {
   if (addon) return addon;
+  const { binding, path } = loadBinding(candidateBinaryPaths());
+  addon = binding;
+  addonPath = path;
+  // process.exit() runs native static destructors without environment cleanup: stop threads first.
+  process.once('exit', () => binding.shutdown());
+  return binding;
+}
+
+/** Tries each path in order; throws NATIVE_BINARY_NOT_FOUND listing every attempt. */
+export function loadBinding(paths: string[]): { binding: NativeAddon; path: string } {
   const require = createRequire(import.meta.url);
   const tried: string[] = [];
-  for (const path of candidateBinaryPaths()) {
+  for (const path of paths) {
     if (!existsSync(path)) {
       tried.push(`${path} (missing)`);
       continue;
     }
     try {
-      const loaded = require(path) as NativeAddon;
-      addon = loaded;
-      addonPath = path;
-      // process.exit() runs native static destructors without environment cleanup: stop threads first.
-      process.once('exit', () => loaded.shutdown());
-      return loaded;
+      return { binding: require(path) as NativeAddon, path };
     } catch (error) {
       tried.push(`${path} (${(error as Error).message.split('\n')[0]})`);
     }
   }
-  let version = '';
-  try {
-    version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    // best effort only
-  }
+  const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  const c = libc();
   throw new ModelpoolError(
     'NATIVE_BINARY_NOT_FOUND',
-    `No usable modelpool native binary for ${process.platform}-${process.arch}` +
-      `${libc() ? ` (${libc()})` : ''}, Node ${process.versions.node}, modelpool ${version}.\n` +
+    `No usable modelpool native binary for ${process.platform}-${process.arch}${c ? ` (${c})` : ''}, ` +
+      `Node ${process.versions.node}, modelpool ${version}.\n` +
       `Tried:\n  ${tried.join('\n  ')}\n` +
       'Fix: run `npm run build:native` in the modelpool package (needs cmake and a C++17 compiler), ' +
       'or set MODELPOOL_NATIVE_BINARY to a built modelpool.node.',
-    { details: { platform: process.platform, arch: process.arch, libc: libc(), tried } },
+    { details: { platform: process.platform, arch: process.arch, libc: c, tried } },
   );
 }
