@@ -1,4 +1,5 @@
-// npm install hook: use a prebuilt binary when one loads on this machine, else build from source.
+// npm install hook: keep shipped prebuilt binaries (src/engine/native.ts picks the CPU variant at run
+// time) or an existing local build; otherwise build the addon from source.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -7,15 +8,19 @@ import { root } from './llama-source.mjs';
 
 if (process.env.MODELPOOL_SKIP_BUILD === '1') process.exit(0);
 const require = createRequire(import.meta.url);
-const target = `${process.platform}-${process.arch}`;
-for (const path of [join(root, 'prebuilds', target, 'modelpool.node'), join(root, 'build', 'Release', 'modelpool.node')]) {
-  if (!existsSync(path)) continue;
+const prebuilt = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+if (existsSync(prebuilt)) {
+  console.log(`modelpool: using prebuilt binaries in ${prebuilt}`);
+  process.exit(0);
+}
+const local = join(root, 'build', 'Release', 'modelpool.node');
+if (existsSync(local)) {
   try {
-    require(path);
-    console.log(`modelpool: using ${path}`);
+    require(local);
+    console.log(`modelpool: using ${local}`);
     process.exit(0);
   } catch (error) {
-    console.log(`modelpool: ${path} does not load here (${error.message.split('\n')[0]}); building from source`);
+    console.log(`modelpool: ${local} does not load here (${error.message.split('\n')[0]}); rebuilding`);
   }
 }
 const result = spawnSync(process.execPath, [join(root, 'scripts', 'build-native.mjs')], { cwd: root, stdio: 'inherit' });

@@ -152,14 +152,35 @@ function libc(): string {
   return report?.header?.glibcVersionRuntime ? 'glibc' : 'musl';
 }
 
-/** Paths tried, in order. */
-export function candidateBinaryPaths(root = packageRoot): string[] {
+/** Prebuilt CPU variants, best first, with the CPU flags (as /proc/cpuinfo names them) each needs. */
+export const CPU_VARIANTS: Array<{ name: string; needs: string[] }> = [
+  { name: 'haswell', needs: ['avx', 'avx2', 'fma', 'f16c', 'bmi2', 'sse4_2'] },
+  { name: 'x64', needs: [] },
+  { name: 'default', needs: [] },
+];
+
+/** The CPU's feature flags (Linux); empty elsewhere, which selects only variants that need none. */
+export function cpuFlags(cpuinfo?: string): Set<string> {
+  let text = cpuinfo;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/cpuinfo', 'utf8');
+    } catch {
+      return new Set();
+    }
+  }
+  const line = text.split('\n').find((l) => /^(flags|Features)\s*:/.test(l));
+  return new Set(line ? line.split(':')[1]!.trim().split(/\s+/) : []);
+}
+
+/** Paths tried, in order: an explicit binary, prebuilt variants this CPU can run (best first), the local build. */
+export function candidateBinaryPaths(root = packageRoot, flags = cpuFlags()): string[] {
   const target = `${process.platform}-${process.arch}`;
   const paths = [];
   if (process.env.MODELPOOL_NATIVE_BINARY) paths.push(resolve(process.env.MODELPOOL_NATIVE_BINARY));
-  const c = libc();
-  if (c) paths.push(join(root, 'prebuilds', `${target}-${c}`, 'modelpool.node'));
-  paths.push(join(root, 'prebuilds', target, 'modelpool.node'));
+  for (const variant of CPU_VARIANTS) {
+    if (variant.needs.every((f) => flags.has(f))) paths.push(join(root, 'prebuilds', target, variant.name, 'modelpool.node'));
+  }
   paths.push(join(root, 'build', 'Release', 'modelpool.node'));
   return paths;
 }

@@ -3,15 +3,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelpoolError } from '../../src/errors.js';
-import { candidateBinaryPaths, loadBinding, loadedBinaryPath, native } from '../../src/engine/native.js';
+import { candidateBinaryPaths, cpuFlags, loadBinding, loadedBinaryPath, native } from '../../src/engine/native.js';
 
 describe('native binary loader', () => {
-  it('looks in prebuilds/<platform>-<arch> before the local build', () => {
-    const paths = candidateBinaryPaths('/pkg');
-    const prebuild = paths.findIndex((p) => p.includes(`prebuilds/${process.platform}-${process.arch}`));
-    const local = paths.indexOf('/pkg/build/Release/modelpool.node');
-    expect(prebuild).toBeGreaterThanOrEqual(0);
-    expect(local).toBeGreaterThan(prebuild);
+  it('looks in prebuilds/<platform>-<arch> before the local build, best CPU variant first', () => {
+    const target = `${process.platform}-${process.arch}`;
+    const avx2 = cpuFlags('processor : 0\nflags : fpu sse4_2 avx avx2 fma f16c bmi2\n');
+    const paths = candidateBinaryPaths('/pkg', avx2);
+    expect(paths.indexOf(`/pkg/prebuilds/${target}/haswell/modelpool.node`)).toBeLessThan(
+      paths.indexOf(`/pkg/prebuilds/${target}/x64/modelpool.node`),
+    );
+    expect(paths.at(-1)).toBe('/pkg/build/Release/modelpool.node');
+    // An old CPU without AVX2 never gets the haswell build (it would die with "illegal instruction").
+    const old = candidateBinaryPaths('/pkg', cpuFlags('flags : fpu sse4_2\n'));
+    expect(old.some((p) => p.includes('haswell'))).toBe(false);
+    expect(old).toContain(`/pkg/prebuilds/${target}/x64/modelpool.node`);
+    expect(cpuFlags('no flags here').size).toBe(0);
+    expect(cpuFlags().size).toBeGreaterThanOrEqual(0);
   });
 
   it('names platform, arch, every path tried and the fix when nothing loads', () => {
