@@ -21,9 +21,12 @@ export type ErrorCode =
   | 'TIMEOUT'
   | 'ABORTED'
   | 'DISPOSED'
+  | 'ROLLED_BACK'
   | 'NATIVE_BINARY_NOT_FOUND'
   | 'STORE_CORRUPT'
-  | 'STORE_FAILED';
+  | 'STORE_FAILED'
+  /** A store write lost a race with another writer (another process) and could not be re-applied. */
+  | 'CONFLICT';
 
 export interface ModelpoolErrorOptions {
   field?: string;
