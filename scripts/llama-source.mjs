@@ -38,7 +38,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) ensureLlamaSource();
 // cmake-js downloads Node's headers unless npm's `nodedir` points at local ones. Node installs ship
 // them (include/node/node.h beside bin/node), so use those: no network at build time.
 export function cmakeJsEnv() {
-  const env = { ...process.env };
+  // ccache keys on relative paths, so clones in other folders reuse each other's objects.
+  const env = { CCACHE_BASEDIR: root, CCACHE_NOHASHDIR: 'true', ...process.env };
   if (!env.npm_config_nodedir) {
     const prefix = dirname(dirname(process.execPath));
     if (existsSync(join(prefix, 'include', 'node', 'node.h'))) env.npm_config_nodedir = prefix;
