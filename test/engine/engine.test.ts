@@ -58,6 +58,18 @@ describe('loadModel: bad input', () => {
     writeFileSync(path, readFileSync(STORIES).subarray(0, 600_000));
     await expectCode(loadModel(path), 'INVALID_GGUF');
   });
+  it('UNSUPPORTED_ARCHITECTURE for an architecture llama.cpp does not know', async () => {
+    const bytes = readFileSync(STORIES);
+    const key = Buffer.from('general.architecture');
+    const at = bytes.indexOf(key) + key.length + 4 + 8; // value type (u32), string length (u64)
+    expect(bytes.subarray(at, at + 5).toString()).toBe('llama');
+    bytes.write('llamx', at);
+    const path = join(tmp, 'unknown-arch.gguf');
+    writeFileSync(path, bytes);
+    const e = await expectCode(loadModel(path), 'UNSUPPORTED_ARCHITECTURE');
+    expect(e.message).toContain('llamx');
+  });
+
   it('INVALID_ARGUMENT naming the field for bad options', async () => {
     const e = await expectCode(loadModel(STORIES, { contextSize: -5 }), 'INVALID_ARGUMENT', 'contextSize');
     expect(e.message).toContain('-5');
