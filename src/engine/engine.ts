@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, freemem } from 'node:os';
 import { ModelpoolError, invalidArgument, isModelpoolError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import {
@@ -33,6 +33,7 @@ import type {
 import type {
   ChatMessage,
   DeviceInfo,
+  GgufInspection,
   EngineModel,
   EstimateOptions,
   FinishReason,
@@ -92,7 +93,7 @@ function loadParams(path: string, options: LoadOptions, forEstimate: boolean): N
   };
 }
 
-async function checkedPath(path: unknown): Promise<string> {
+async function checkedPath(path: unknown): Promise<{ path: string; key: string }> {
   const p = nonEmptyString('path', path);
   let info;
   try {
@@ -107,7 +108,23 @@ async function checkedPath(path: unknown): Promise<string> {
   if (!info.isFile()) {
     throw new ModelpoolError('MODEL_NOT_FOUND', `path ${JSON.stringify(p)} is not a file`, { field: 'path', value: p });
   }
-  return p;
+  // Identity of this version of the file: a replaced file is inspected and probed again.
+  return { path: p, key: `${p}\0${info.size}\0${info.mtimeMs}` };
+}
+
+// Header validation costs milliseconds of main-thread parsing (more with 100k-token vocabularies):
+// done once per version of a file, not on every load or swap.
+const inspections = new Map<string, Promise<GgufInspection>>();
+
+function inspectOnce(file: { path: string; key: string }): Promise<GgufInspection> {
+  let pending = inspections.get(file.key);
+  if (!pending) {
+    if (inspections.size >= 256) inspections.delete(inspections.keys().next().value!);
+    pending = inspect(file.path);
+    inspections.set(file.key, pending);
+    pending.catch(() => inspections.delete(file.key));
+  }
+  return pending;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -156,10 +173,10 @@ function runProbe(path: string, params: NativeLoadParams): Promise<void> {
   });
 }
 
-async function probe(path: string, params: NativeLoadParams, mode: 'auto' | 'always' | 'never'): Promise<void> {
+async function probe(file: { path: string; key: string }, params: NativeLoadParams, mode: 'auto' | 'always' | 'never'): Promise<void> {
   if (mode === 'never') return;
-  const s = await stat(path);
-  const key = `${path}\0${s.size}\0${s.mtimeMs}\0${params.embeddings}`;
+  const path = file.path;
+  const key = `${file.key}\0${params.embeddings}`;
   let pending = mode === 'auto' ? probed.get(key) : undefined;
   if (!pending) {
     // The probe validates the file, not the memory: a small context keeps it quick.
@@ -179,9 +196,9 @@ async function probe(path: string, params: NativeLoadParams, mode: 'auto' | 'alw
  */
 export async function estimateMemory(path: string, options: EstimateOptions = {}): Promise<MemoryReport> {
   plainObject('options', options);
-  const p = await checkedPath(path);
-  const params = loadParams(p, options, true);
-  await inspect(p);
+  const file = await checkedPath(path);
+  const params = loadParams(file.path, options, true);
+  await inspectOnce(file);
   try {
     const result = await native().estimateMemory(params);
     return toMemoryReport(result.devices);
@@ -193,7 +210,8 @@ export async function estimateMemory(path: string, options: EstimateOptions = {}
 /** CPU, RAM and GPU devices as ggml's backend registry sees them. */
 export function deviceInfo(): DeviceInfo {
   const info = native().deviceInfo();
-  return { cpu: info.cpu, ram: info.ram, gpus: info.gpus, backends: info.backends };
+  // ggml's CPU device reports total RAM as free; the OS knows what is available.
+  return { cpu: info.cpu, ram: { total: info.ram.total, free: Math.min(info.ram.free, freemem()) }, gpus: info.gpus, backends: info.backends };
 }
 
 const LOG_LEVELS = { debug: 1, info: 2, warn: 3, error: 4, none: 5 } as const;
@@ -207,7 +225,8 @@ export function setLogLevel(level: keyof typeof LOG_LEVELS): void {
 /** Loads a GGUF model with its context and starts its scheduler thread. */
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<Model> {
   plainObject('options', options);
-  const p = await checkedPath(path);
+  const file = await checkedPath(path);
+  const p = file.path;
   const params = loadParams(p, options, false);
   const signal = optionalSignal('signal', options.signal);
   const onProgress = options.onProgress;
@@ -221,7 +240,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   const aborted = () => new ModelpoolError('ABORTED', `loading ${p} was aborted`, { cause: signal?.reason });
   if (signal?.aborted) throw aborted();
 
-  const inspection = await inspect(p);
+  const inspection = await inspectOnce(file);
   if (params.contextSize > 0 && inspection.contextLength > 0 && params.contextSize > inspection.contextLength) {
     throw new ModelpoolError(
       'CONTEXT_TOO_LARGE',
@@ -229,7 +248,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
       { field: 'contextSize', value: params.contextSize },
     );
   }
-  await probe(p, params, probeMode);
+  await probe(file, params, probeMode);
   if (signal?.aborted) throw aborted();
 
   const started = performance.now();

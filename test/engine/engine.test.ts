@@ -38,7 +38,9 @@ describe('deviceInfo', () => {
   it('reports the CPU, RAM and the compiled backends', () => {
     const info = deviceInfo();
     expect(info.cpu.cores).toBeGreaterThanOrEqual(1);
-    expect(info.ram.total).toBeGreaterThan(info.ram.free * 0.5);
+    expect(info.ram.total).toBeGreaterThan(0);
+    expect(info.ram.free).toBeGreaterThan(0);
+    expect(info.ram.free).toBeLessThanOrEqual(info.ram.total);
     expect(info.backends).toContain('CPU');
     expect(Array.isArray(info.gpus)).toBe(true);
   });
