@@ -8,10 +8,12 @@ import {
   ModelSlot,
   deviceInfo,
   estimateMemory,
+  inspect,
   loadModel,
   quantizeModel,
   setLogLevel,
 } from '../../src/engine/index.js';
+import { cachedTestModel } from '../../src/testing/model-generator.js';
 import { STORIES, collect, repoRoot } from '../helpers/models.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'modelpool-engine-'));
@@ -411,6 +413,23 @@ describe('quantizeModel', () => {
     await model.dispose();
     await expectCode(quantizeModel(src, out, 'Q3' as never), 'INVALID_ARGUMENT', 'type');
     await expectCode(quantizeModel(join(tmp, 'none.gguf'), out, 'Q8_0'), 'LOAD_FAILED');
+  });
+});
+
+describe('generated test models', () => {
+  it.each(['F16', 'Q8_0', 'Q4_0'] as const)('a generated %s llama model with a real vocabulary loads and generates', async (type) => {
+    const path = await cachedTestModel({ type, layers: 2, embeddingSize: 128, heads: 4, kvHeads: 2, feedForwardSize: 256 });
+    const info = await inspect(path);
+    expect(info.architecture).toBe('llama');
+    expect(info.vocabularySize).toBe(32000);
+    const model = await loadModel(path, { contextSize: 128 });
+    expect(model.info.layers).toBe(2);
+    const r = await model.complete({ prompt: 'Hello world', temperature: 0, maxTokens: 8 });
+    expect(r.generatedTokens).toBeGreaterThan(0);
+    const estimate = await estimateMemory(path, { contextSize: 128 });
+    // Exact for F16/Q8_0; for Q4_0 the CPU backend repacks weights at load (within 1%).
+    expect(Math.abs(estimate.total - model.memory.total) / model.memory.total).toBeLessThan(0.01);
+    await model.dispose();
   });
 });
 
