@@ -1,0 +1,32 @@
+/**
+ * The model registry: models, versions and their lifecycle, queries, persistence (SQLite or
+ * memory, behind {@link RegistryStore}), performance history and discovery of local models.
+ */
+export { ModelRegistry, type DiscoveryReport, type PerformanceQuery, type RegistryOptions } from './registry.js';
+export { LEGAL_TRANSITIONS, IN_USE_STATES, canTransition } from './lifecycle.js';
+export { ALIAS_PATTERN, MODEL_ID_PATTERN, VERSION_PATTERN } from './input.js';
+export { MemoryRegistryStore } from './store.js';
+export type {
+  LoadOptions,
+  ModelDocument,
+  ModelRow,
+  ModelWrite,
+  PerfBucketRow,
+  PerfFlush,
+  PerfFlushResult,
+  PerfKey,
+  PerfStatsRow,
+  RegistryStore,
+  StoreChanges,
+  StoreCursor,
+  StoreSnapshot,
+  StoredTransition,
+  VersionRow,
+  WriteResult,
+} from './store.js';
+export { SqliteRegistryStore, MIGRATIONS, APPLICATION_ID, type SqliteStoreOptions } from './sqlite-store.js';
+export { type HistoryOptions } from './performance.js';
+export { QuantileSketch } from './sketch.js';
+export { fileSizeInspector, fromGgufInspection, ggufInspector, type GgufInspect, type SourceInspector } from './inspectors.js';
+export { defaultDiscoveryPaths, scanForModels, type DiscoveredFile, type DiscoveryOptions, type DiscoveryOrigin, type DiscoverySkip, type ScanResult } from './discovery.js';
+export type * from './types.js';

@@ -1,0 +1,623 @@
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { invalidArgument, isModelpoolError, ModelpoolError } from '../errors.js';
+import { integer, nonEmptyString } from '../validate.js';
+import { mergeAggregateJson, mergeStatsJson, type AggregateJson, type PerfStatsJson } from './aggregate.js';
+import {
+  conflict,
+  nameTaken,
+  type LoadOptions,
+  type ModelDocument,
+  type ModelRow,
+  type ModelWrite,
+  type PerfBucketRow,
+  type PerfFlush,
+  type PerfFlushResult,
+  type PerfKey,
+  type PerfStatsRow,
+  type RegistryStore,
+  type StoreChanges,
+  type StoreCursor,
+  type StoreSnapshot,
+  type StoredTransition,
+  type VersionRow,
+  type WriteResult,
+} from './store.js';
+import type { LifecycleState } from './types.js';
+
+/** 'mpol': marks the file as a modelpool registry, so that we never migrate someone else's database. */
+export const APPLICATION_ID = 0x6d706f6c;
+
+/**
+ * Schema migrations, applied in order inside one IMMEDIATE transaction each; `PRAGMA user_version`
+ * holds the number of the last one applied. Append, never edit a shipped migration.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE models (
+    id TEXT PRIMARY KEY,
+    revision INTEGER NOT NULL,
+    description TEXT,
+    default_version TEXT,
+    tasks TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  -- Ids and aliases share one namespace: the primary key keeps them unique across processes.
+  CREATE TABLE names (
+    name TEXT PRIMARY KEY,
+    model_id TEXT NOT NULL,
+    is_alias INTEGER NOT NULL,
+    position INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX names_by_model ON names (model_id);
+  CREATE TABLE versions (
+    model_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    metadata TEXT,
+    memory_estimate_bytes INTEGER,
+    context_length INTEGER,
+    hardware TEXT,
+    state TEXT NOT NULL CHECK (state IN ('registered', 'loading', 'ready', 'draining', 'retired', 'failed')),
+    deprecated INTEGER NOT NULL DEFAULT 0,
+    deprecation_reason TEXT,
+    transition_count INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (model_id, version)
+  ) STRICT;
+  CREATE TABLE transitions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    model_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    from_state TEXT NOT NULL,
+    to_state TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    reason TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX transitions_by_version ON transitions (model_id, version, id);
+  -- One row per committed model write: readers in other processes follow it from their cursor.
+  CREATE TABLE changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    model_id TEXT NOT NULL,
+    at INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE perf_stats (
+    model_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    task TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    stats TEXT NOT NULL,
+    PRIMARY KEY (model_id, version, task)
+  ) STRICT;
+  CREATE INDEX perf_stats_by_seq ON perf_stats (seq);
+  CREATE TABLE perf_buckets (
+    model_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    task TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    aggregate TEXT NOT NULL,
+    PRIMARY KEY (model_id, version, task, start)
+  ) STRICT;
+  CREATE INDEX perf_buckets_by_seq ON perf_buckets (seq);
+  CREATE INDEX perf_buckets_by_start ON perf_buckets (start);
+  CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
+  INSERT INTO counters (name, value) VALUES ('perf', 0);
+  `,
+];
+
+export interface SqliteStoreOptions {
+  /** How long a writer waits for another process's write lock (ms). Default 5000. */
+  busyTimeoutMs?: number;
+  /** 'NORMAL' (default) survives a process crash; 'FULL' also a power loss. */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** Run `PRAGMA quick_check` when opening (default true): a damaged file fails fast with STORE_CORRUPT. */
+  checkOnOpen?: boolean;
+  /** Change-log rows kept; a reader further behind reloads everything. Default 10,000. */
+  changeLogLimit?: number;
+}
+
+interface ModelSqlRow {
+  id: string;
+  revision: number;
+  description: string | null;
+  default_version: string | null;
+  tasks: string;
+  tags: string;
+  created_at: number;
+  updated_at: number;
+}
+
+interface VersionSqlRow {
+  model_id: string;
+  version: string;
+  ordinal: number;
+  source: string;
+  metadata: string | null;
+  memory_estimate_bytes: number | null;
+  context_length: number | null;
+  hardware: string | null;
+  state: LifecycleState;
+  deprecated: number;
+  deprecation_reason: string | null;
+  transition_count: number;
+  created_at: number;
+  updated_at: number;
+}
+
+interface TransitionSqlRow {
+  model_id: string;
+  version: string;
+  from_state: LifecycleState;
+  to_state: LifecycleState;
+  at: number;
+  reason: string;
+}
+
+interface NameSqlRow {
+  name: string;
+  model_id: string;
+}
+
+interface PerfStatsSqlRow extends PerfKeySql {
+  stats: string;
+}
+
+interface PerfBucketSqlRow extends PerfKeySql {
+  start: number;
+  aggregate: string;
+}
+
+interface PerfKeySql {
+  model_id: string;
+  version: string;
+  task: string;
+}
+
+function isCorruption(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB');
+}
+
+/**
+ * The embedded default store: one SQLite file through better-sqlite3 (WAL, busy timeout, schema
+ * migrations, one IMMEDIATE transaction per write). Several processes may open the same file:
+ * each write re-reads the model's revision inside its transaction and refuses a stale one
+ * (CONFLICT), and readers follow the `changes` log, checking `PRAGMA data_version` first so that an
+ * idle check costs one pragma.
+ */
+export class SqliteRegistryStore implements RegistryStore {
+  readonly location: string;
+  private db: Database.Database;
+  private readonly changeLogLimit: number;
+  private readonly statements: ReturnType<SqliteRegistryStore['prepare']>;
+  private lastDataVersion = -1;
+  /** Highest model change and perf flush this connection wrote or read. */
+  private known: StoreCursor = { models: 0, perf: 0 };
+  private writes = 0;
+  private closed = false;
+
+  /** Opens (creating if absent) and migrates the file. Throws STORE_CORRUPT naming the path for a damaged file. */
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    nonEmptyString('path', path, 4096);
+    const synchronous = options.synchronous ?? 'NORMAL';
+    if (synchronous !== 'NORMAL' && synchronous !== 'FULL') throw invalidArgument('options.synchronous', "'NORMAL' or 'FULL'", synchronous);
+    const busyTimeoutMs = integer('options.busyTimeoutMs', options.busyTimeoutMs ?? 5000, 0);
+    this.changeLogLimit = integer('options.changeLogLimit', options.changeLogLimit ?? 10_000, 1);
+    this.location = path === ':memory:' ? path : resolve(path);
+    const existed = this.location !== ':memory:' && existsSync(this.location) && statSync(this.location).size > 0;
+    try {
+      this.db = new Database(this.location, { timeout: busyTimeoutMs });
+    } catch (error) {
+      throw this.failure(error, 'open');
+    }
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${synchronous}`);
+      if (existed && options.checkOnOpen !== false) {
+        const result = this.db.pragma('quick_check', { simple: true });
+        if (result !== 'ok') {
+          throw new ModelpoolError('STORE_CORRUPT', `The registry database ${this.location} is damaged (quick_check: ${String(result)}); it was left untouched`, {
+            field: 'path',
+            value: this.location,
+            details: { check: result },
+          });
+        }
+      }
+      this.migrate();
+      this.statements = this.prepare();
+    } catch (error) {
+      this.db.close();
+      throw this.failure(error, 'open');
+    }
+  }
+
+  private failure(error: unknown, action: string): ModelpoolError {
+    if (isModelpoolError(error)) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    if (isCorruption(error)) {
+      return new ModelpoolError('STORE_CORRUPT', `The registry database ${this.location} is damaged or not a database (${message}); it was left untouched`, {
+        field: 'path',
+        value: this.location,
+        cause: error,
+      });
+    }
+    return new ModelpoolError('STORE_FAILED', `Registry database ${this.location}: ${action} failed: ${message}`, {
+      field: 'path',
+      value: this.location,
+      cause: error,
+    });
+  }
+
+  private migrate(): void {
+    const applicationId = this.db.pragma('application_id', { simple: true }) as number;
+    const userVersion = this.db.pragma('user_version', { simple: true }) as number;
+    if (applicationId !== 0 && applicationId !== APPLICATION_ID) {
+      throw new ModelpoolError('STORE_FAILED', `${this.location} is a SQLite database of another application (application_id ${applicationId}); refusing to use it`, {
+        field: 'path',
+        value: this.location,
+      });
+    }
+    if (applicationId === 0) {
+      const tables = this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number };
+      if (tables.n > 0 && userVersion === 0) {
+        throw new ModelpoolError('STORE_FAILED', `${this.location} is a SQLite database that modelpool did not create; refusing to use it`, {
+          field: 'path',
+          value: this.location,
+        });
+      }
+    }
+    if (userVersion > MIGRATIONS.length) {
+      throw new ModelpoolError(
+        'STORE_FAILED',
+        `${this.location} has registry schema version ${userVersion}, newer than this modelpool supports (${MIGRATIONS.length}); upgrade modelpool`,
+        { field: 'path', value: this.location, details: { schemaVersion: userVersion, supported: MIGRATIONS.length } },
+      );
+    }
+    // Another process may be migrating at the same moment: re-read the version inside the lock.
+    this.db
+      .transaction(() => {
+        const current = this.db.pragma('user_version', { simple: true }) as number;
+        for (let index = current; index < MIGRATIONS.length; index++) {
+          this.db.exec(MIGRATIONS[index]!);
+          this.db.pragma(`user_version = ${index + 1}`);
+        }
+        if (current < MIGRATIONS.length) this.db.pragma(`application_id = ${APPLICATION_ID}`);
+      })
+      .immediate();
+  }
+
+  /** Schema version of the open file. */
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
+      allModels: db.prepare('SELECT * FROM models'),
+      allNames: db.prepare('SELECT name, model_id FROM names WHERE is_alias = 1 ORDER BY model_id, position'),
+      allVersions: db.prepare('SELECT * FROM versions ORDER BY model_id, ordinal'),
+      allTransitions: db.prepare(
+        `SELECT model_id, version, from_state, to_state, at, reason FROM (
+           SELECT *, row_number() OVER (PARTITION BY model_id, version ORDER BY id DESC) AS recent FROM transitions
+         ) WHERE recent <= ? ORDER BY id`,
+      ),
+      model: db.prepare('SELECT * FROM models WHERE id = ?'),
+      aliases: db.prepare('SELECT name, model_id FROM names WHERE model_id = ? AND is_alias = 1 ORDER BY position'),
+      versions: db.prepare('SELECT * FROM versions WHERE model_id = ? ORDER BY ordinal'),
+      transitions: db.prepare(
+        `SELECT model_id, version, from_state, to_state, at, reason FROM (
+           SELECT *, row_number() OVER (PARTITION BY version ORDER BY id DESC) AS recent FROM transitions WHERE model_id = ?
+         ) WHERE recent <= ? ORDER BY id`,
+      ),
+      revision: db.prepare('SELECT revision FROM models WHERE id = ?').pluck(),
+      nameOwner: db.prepare('SELECT model_id FROM names WHERE name = ?').pluck(),
+      maxChange: db.prepare('SELECT coalesce(max(seq), 0) FROM changes').pluck(),
+      minChange: db.prepare('SELECT min(seq) FROM changes').pluck(),
+      changedModels: db.prepare('SELECT DISTINCT model_id FROM changes WHERE seq > ?').pluck(),
+      perfCounter: db.prepare("SELECT value FROM counters WHERE name = 'perf'").pluck(),
+      bumpPerf: db.prepare("UPDATE counters SET value = value + 1 WHERE name = 'perf' RETURNING value").pluck(),
+      upsertModel: db.prepare(
+        `INSERT INTO models (id, revision, description, default_version, tasks, tags, created_at, updated_at)
+         VALUES (@id, @revision, @description, @default_version, @tasks, @tags, @created_at, @updated_at)
+         ON CONFLICT (id) DO UPDATE SET revision = excluded.revision, description = excluded.description,
+           default_version = excluded.default_version, tasks = excluded.tasks, tags = excluded.tags,
+           created_at = excluded.created_at, updated_at = excluded.updated_at`,
+      ),
+      deleteModel: db.prepare('DELETE FROM models WHERE id = ?'),
+      deleteNames: db.prepare('DELETE FROM names WHERE model_id = ?'),
+      insertName: db.prepare('INSERT INTO names (name, model_id, is_alias, position) VALUES (?, ?, ?, ?)'),
+      deleteVersions: db.prepare('DELETE FROM versions WHERE model_id = ?'),
+      insertVersion: db.prepare(
+        `INSERT INTO versions (model_id, version, ordinal, source, metadata, memory_estimate_bytes, context_length, hardware,
+           state, deprecated, deprecation_reason, transition_count, created_at, updated_at)
+         VALUES (@model_id, @version, @ordinal, @source, @metadata, @memory_estimate_bytes, @context_length, @hardware,
+           @state, @deprecated, @deprecation_reason, @transition_count, @created_at, @updated_at)`,
+      ),
+      versionExists: db.prepare('SELECT 1 FROM versions WHERE model_id = ? AND version = ?').pluck(),
+      insertTransition: db.prepare('INSERT INTO transitions (model_id, version, from_state, to_state, at, reason) VALUES (?, ?, ?, ?, ?, ?)'),
+      deleteModelTransitions: db.prepare('DELETE FROM transitions WHERE model_id = ?'),
+      deleteVersionTransitions: db.prepare('DELETE FROM transitions WHERE model_id = ? AND version = ?'),
+      insertChange: db.prepare('INSERT INTO changes (model_id, at) VALUES (?, ?)'),
+      pruneChanges: db.prepare('DELETE FROM changes WHERE seq <= ?'),
+      allStats: db.prepare('SELECT model_id, version, task, stats FROM perf_stats'),
+      allBuckets: db.prepare('SELECT model_id, version, task, start, aggregate FROM perf_buckets WHERE start >= ?'),
+      statsSince: db.prepare('SELECT model_id, version, task, stats FROM perf_stats WHERE seq > ?'),
+      bucketsSince: db.prepare('SELECT model_id, version, task, start, aggregate FROM perf_buckets WHERE seq > ? AND start >= ?'),
+      stats: db.prepare('SELECT stats FROM perf_stats WHERE model_id = ? AND version = ? AND task = ?').pluck(),
+      bucket: db.prepare('SELECT aggregate FROM perf_buckets WHERE model_id = ? AND version = ? AND task = ? AND start = ?').pluck(),
+      putStats: db.prepare(
+        `INSERT INTO perf_stats (model_id, version, task, seq, stats) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (model_id, version, task) DO UPDATE SET seq = excluded.seq, stats = excluded.stats`,
+      ),
+      putBucket: db.prepare(
+        `INSERT INTO perf_buckets (model_id, version, task, start, seq, aggregate) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (model_id, version, task, start) DO UPDATE SET seq = excluded.seq, aggregate = excluded.aggregate`,
+      ),
+      deleteModelStats: db.prepare('DELETE FROM perf_stats WHERE model_id = ?'),
+      deleteModelBuckets: db.prepare('DELETE FROM perf_buckets WHERE model_id = ?'),
+      deleteVersionStats: db.prepare('DELETE FROM perf_stats WHERE model_id = ? AND version = ?'),
+      deleteVersionBuckets: db.prepare('DELETE FROM perf_buckets WHERE model_id = ? AND version = ?'),
+      pruneBuckets: db.prepare('DELETE FROM perf_buckets WHERE start < ?'),
+    };
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ModelpoolError('DISPOSED', `The registry database ${this.location} is closed`);
+  }
+
+  /** Runs `body` in a transaction, mapping SQLite errors to typed ones. */
+  private run<T>(action: string, kind: 'deferred' | 'immediate', body: () => T): T {
+    this.assertOpen();
+    try {
+      return this.db.transaction(body)[kind]();
+    } catch (error) {
+      throw this.failure(error, action);
+    }
+  }
+
+  async load(options: LoadOptions): Promise<StoreSnapshot> {
+    return this.run('load', 'deferred', () => {
+      const s = this.statements;
+      this.lastDataVersion = s.dataVersion.get() as number;
+      const aliases = groupBy(s.allNames.all() as NameSqlRow[], (row) => row.model_id);
+      const versions = groupBy(s.allVersions.all() as VersionSqlRow[], (row) => row.model_id);
+      const transitions = groupBy(s.allTransitions.all(options.transitionLimit) as TransitionSqlRow[], (row) => row.model_id);
+      const models = (s.allModels.all() as ModelSqlRow[]).map((row) =>
+        toDocument(row, aliases.get(row.id) ?? [], versions.get(row.id) ?? [], transitions.get(row.id) ?? []),
+      );
+      const cursor = { models: s.maxChange.get() as number, perf: s.perfCounter.get() as number };
+      this.see(cursor);
+      return {
+        cursor,
+        models,
+        stats: (s.allStats.all() as PerfStatsSqlRow[]).map(toStatsRow),
+        buckets: (s.allBuckets.all(options.bucketsSince) as PerfBucketSqlRow[]).map(toBucketRow),
+      };
+    });
+  }
+
+  private see(cursor: StoreCursor): void {
+    this.known = { models: Math.max(this.known.models, cursor.models), perf: Math.max(this.known.perf, cursor.perf) };
+  }
+
+  private readDocument(id: string, transitionLimit: number): ModelDocument | null {
+    const s = this.statements;
+    const row = s.model.get(id) as ModelSqlRow | undefined;
+    if (row === undefined) return null;
+    return toDocument(row, s.aliases.all(id) as NameSqlRow[], s.versions.all(id) as VersionSqlRow[], s.transitions.all(id, transitionLimit) as TransitionSqlRow[]);
+  }
+
+  async changesSince(cursor: StoreCursor, options: LoadOptions): Promise<StoreChanges | undefined> {
+    this.assertOpen();
+    // Cheap path: no other connection committed, and this one has shown the caller all it wrote.
+    let dataVersion: number;
+    try {
+      dataVersion = this.statements.dataVersion.get() as number;
+    } catch (error) {
+      throw this.failure(error, 'check for changes');
+    }
+    if (dataVersion === this.lastDataVersion && cursor.models >= this.known.models && cursor.perf >= this.known.perf) return undefined;
+    const changes = this.run('read changes', 'deferred', (): StoreChanges | 'reload' | undefined => {
+      const s = this.statements;
+      const next: StoreCursor = { models: s.maxChange.get() as number, perf: s.perfCounter.get() as number };
+      this.see(next);
+      if (next.models <= cursor.models && next.perf <= cursor.perf) return undefined;
+      const oldest = s.minChange.get() as number | null;
+      if (next.models > cursor.models && oldest !== null && oldest > cursor.models + 1) return 'reload';
+      const ids = next.models > cursor.models ? (s.changedModels.all(cursor.models) as string[]) : [];
+      const perfChanged = next.perf > cursor.perf;
+      return {
+        cursor: next,
+        models: ids.map((id) => ({ id, document: this.readDocument(id, options.transitionLimit) })),
+        stats: perfChanged ? (s.statsSince.all(cursor.perf) as PerfStatsSqlRow[]).map(toStatsRow) : [],
+        buckets: perfChanged ? (s.bucketsSince.all(cursor.perf, options.bucketsSince) as PerfBucketSqlRow[]).map(toBucketRow) : [],
+      };
+    });
+    this.lastDataVersion = dataVersion;
+    if (changes === 'reload') {
+      // The reader fell behind the pruned change log: reload everything.
+      const snapshot = await this.load(options);
+      return { cursor: snapshot.cursor, snapshot, models: [], stats: [], buckets: [] };
+    }
+    return changes;
+  }
+
+  async writeModel(write: ModelWrite): Promise<WriteResult> {
+    return this.run('write', 'immediate', () => {
+      const s = this.statements;
+      const current = (s.revision.get(write.modelId) as number | undefined) ?? 0;
+      if (current !== write.expectedRevision) throw conflict(write.modelId, write.expectedRevision, current);
+      const document = write.document;
+      if (document === null) {
+        s.deleteNames.run(write.modelId);
+        s.deleteVersions.run(write.modelId);
+        s.deleteModelTransitions.run(write.modelId);
+        s.deleteModelStats.run(write.modelId);
+        s.deleteModelBuckets.run(write.modelId);
+        s.deleteModel.run(write.modelId);
+      } else {
+        const names = [document.model.id, ...document.model.aliases];
+        names.forEach((name, index) => {
+          const owner = s.nameOwner.get(name) as string | undefined;
+          if (owner !== undefined && owner !== write.modelId) throw nameTaken(name, owner, index > 0);
+        });
+        s.upsertModel.run(toModelSql(document.model));
+        s.deleteNames.run(write.modelId);
+        names.forEach((name, index) => s.insertName.run(name, write.modelId, index > 0 ? 1 : 0, index));
+        s.deleteVersions.run(write.modelId);
+        for (const version of document.versions) s.insertVersion.run(toVersionSql(write.modelId, version));
+        for (const version of write.removedVersions) {
+          s.deleteVersionTransitions.run(write.modelId, version);
+          s.deleteVersionStats.run(write.modelId, version);
+          s.deleteVersionBuckets.run(write.modelId, version);
+        }
+        for (const transition of write.newTransitions) {
+          s.insertTransition.run(write.modelId, transition.version, transition.from, transition.to, transition.at, transition.reason);
+        }
+      }
+      const result: WriteResult = { modelSeq: Number(s.insertChange.run(write.modelId, Date.now()).lastInsertRowid) };
+      if (write.priors.length > 0) {
+        const perfSeq = s.bumpPerf.get() as number;
+        for (const prior of write.priors) s.putStats.run(prior.modelId, prior.version, prior.task, perfSeq, JSON.stringify(prior.stats));
+        result.perfSeq = perfSeq;
+      }
+      if (++this.writes % 256 === 0) s.pruneChanges.run(result.modelSeq - this.changeLogLimit);
+      this.see({ models: result.modelSeq, perf: result.perfSeq ?? 0 });
+      return result;
+    });
+  }
+
+  async flushPerformance(flush: PerfFlush): Promise<PerfFlushResult> {
+    return this.run('flush performance', 'immediate', () => {
+      const s = this.statements;
+      const perfSeq = s.bumpPerf.get() as number;
+      const exists = new Map<string, boolean>();
+      const versionExists = (key: PerfKey): boolean => {
+        const id = `${key.modelId}\n${key.version}`;
+        let found = exists.get(id);
+        if (found === undefined) exists.set(id, (found = s.versionExists.get(key.modelId, key.version) !== undefined));
+        return found;
+      };
+      for (const delta of flush.stats) {
+        if (!versionExists(delta)) continue;
+        const existing = s.stats.get(delta.modelId, delta.version, delta.task) as string | undefined;
+        const stats = mergeStatsJson(existing === undefined ? undefined : (JSON.parse(existing) as PerfStatsJson), delta.stats, flush.halfLifeMs);
+        s.putStats.run(delta.modelId, delta.version, delta.task, perfSeq, JSON.stringify(stats));
+      }
+      for (const delta of flush.buckets) {
+        if (!versionExists(delta)) continue;
+        const existing = s.bucket.get(delta.modelId, delta.version, delta.task, delta.start) as string | undefined;
+        const aggregate = mergeAggregateJson(existing === undefined ? undefined : (JSON.parse(existing) as AggregateJson), delta.aggregate);
+        s.putBucket.run(delta.modelId, delta.version, delta.task, delta.start, perfSeq, JSON.stringify(aggregate));
+      }
+      if (flush.pruneBefore !== undefined) s.pruneBuckets.run(flush.pruneBefore);
+      this.see({ models: 0, perf: perfSeq });
+      return { perfSeq };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
+
+function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const row of rows) {
+    const name = key(row);
+    const group = groups.get(name);
+    if (group === undefined) groups.set(name, [row]);
+    else group.push(row);
+  }
+  return groups;
+}
+
+function toDocument(row: ModelSqlRow, aliases: NameSqlRow[], versions: VersionSqlRow[], transitions: TransitionSqlRow[]): ModelDocument {
+  const model: ModelRow = {
+    id: row.id,
+    revision: row.revision,
+    aliases: aliases.map((alias) => alias.name),
+    tasks: JSON.parse(row.tasks) as string[],
+    tags: JSON.parse(row.tags) as string[],
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+  if (row.description !== null) model.description = row.description;
+  if (row.default_version !== null) model.defaultVersion = row.default_version;
+  return {
+    model,
+    versions: versions.map(toVersionRow),
+    transitions: transitions.map(
+      (transition): StoredTransition => ({ version: transition.version, from: transition.from_state, to: transition.to_state, at: transition.at, reason: transition.reason }),
+    ),
+  };
+}
+
+function toVersionRow(row: VersionSqlRow): VersionRow {
+  const version: VersionRow = {
+    version: row.version,
+    ordinal: row.ordinal,
+    source: JSON.parse(row.source) as VersionRow['source'],
+    state: row.state,
+    deprecated: row.deprecated === 1,
+    transitionCount: row.transition_count,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+  if (row.metadata !== null) version.metadata = JSON.parse(row.metadata) as VersionRow['metadata'];
+  if (row.memory_estimate_bytes !== null) version.memoryEstimateBytes = row.memory_estimate_bytes;
+  if (row.context_length !== null) version.contextLength = row.context_length;
+  if (row.hardware !== null) version.hardware = JSON.parse(row.hardware) as VersionRow['hardware'];
+  if (row.deprecation_reason !== null) version.deprecationReason = row.deprecation_reason;
+  return version;
+}
+
+function toModelSql(model: ModelRow): ModelSqlRow {
+  return {
+    id: model.id,
+    revision: model.revision,
+    description: model.description ?? null,
+    default_version: model.defaultVersion ?? null,
+    tasks: JSON.stringify(model.tasks),
+    tags: JSON.stringify(model.tags),
+    created_at: model.createdAt,
+    updated_at: model.updatedAt,
+  };
+}
+
+function toVersionSql(modelId: string, version: VersionRow): VersionSqlRow {
+  return {
+    model_id: modelId,
+    version: version.version,
+    ordinal: version.ordinal,
+    source: JSON.stringify(version.source),
+    metadata: version.metadata === undefined ? null : JSON.stringify(version.metadata),
+    memory_estimate_bytes: version.memoryEstimateBytes ?? null,
+    context_length: version.contextLength ?? null,
+    hardware: version.hardware === undefined ? null : JSON.stringify(version.hardware),
+    state: version.state,
+    deprecated: version.deprecated ? 1 : 0,
+    deprecation_reason: version.deprecationReason ?? null,
+    transition_count: version.transitionCount,
+    created_at: version.createdAt,
+    updated_at: version.updatedAt,
+  };
+}
+
+function toStatsRow(row: PerfStatsSqlRow): PerfStatsRow {
+  return { modelId: row.model_id, version: row.version, task: row.task, stats: JSON.parse(row.stats) as PerfStatsJson };
+}
+
+function toBucketRow(row: PerfBucketSqlRow): PerfBucketRow {
+  return { modelId: row.model_id, version: row.version, task: row.task, start: row.start, aggregate: JSON.parse(row.aggregate) as AggregateJson };
+}

@@ -1,0 +1,332 @@
+import { ModelpoolError } from '../errors.js';
+import { mergeAggregateJson, mergeStatsJson, type AggregateJson, type PerfStatsJson } from './aggregate.js';
+import type { HardwareNeeds, LifecycleState, LocalModelMetadata, ModelSource, TransitionRecord } from './types.js';
+
+/**
+ * The durable side of the registry. The registry serves every read from memory and writes through
+ * a store; a store only has to keep documents, refuse stale writes, and say what changed since a
+ * cursor. Methods are async so that a store over a network database (PostgreSQL) fits the same
+ * interface; the SQLite and in-memory stores answer at once.
+ */
+
+export interface ModelRow {
+  id: string;
+  /** Bumped by every write of this model; writes name the revision they were based on. */
+  revision: number;
+  aliases: string[];
+  tasks: string[];
+  tags: string[];
+  description?: string;
+  defaultVersion?: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface VersionRow {
+  version: string;
+  ordinal: number;
+  source: ModelSource;
+  metadata?: LocalModelMetadata;
+  memoryEstimateBytes?: number;
+  contextLength?: number;
+  hardware?: HardwareNeeds;
+  state: LifecycleState;
+  deprecated: boolean;
+  deprecationReason?: string;
+  transitionCount: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface StoredTransition extends TransitionRecord {
+  version: string;
+}
+
+export interface ModelDocument {
+  model: ModelRow;
+  /** In ordinal order. */
+  versions: VersionRow[];
+  /** The most recent transitions of each version (a bounded number), oldest first. */
+  transitions: StoredTransition[];
+}
+
+export interface PerfKey {
+  modelId: string;
+  version: string;
+  task: string;
+}
+
+export interface PerfStatsRow extends PerfKey {
+  stats: PerfStatsJson;
+}
+
+export interface PerfBucketRow extends PerfKey {
+  /** Bucket start, epoch milliseconds. */
+  start: number;
+  aggregate: AggregateJson;
+}
+
+/** How far a reader has seen: the last model change and the last performance flush. */
+export interface StoreCursor {
+  models: number;
+  perf: number;
+}
+
+export interface LoadOptions {
+  /** Transitions kept per version. */
+  transitionLimit: number;
+  /** Only buckets starting at or after this (epoch ms). */
+  bucketsSince: number;
+}
+
+export interface StoreSnapshot {
+  cursor: StoreCursor;
+  models: ModelDocument[];
+  stats: PerfStatsRow[];
+  buckets: PerfBucketRow[];
+}
+
+export interface StoreChanges {
+  cursor: StoreCursor;
+  /** Set when the reader fell too far behind the change log: replace everything with this. */
+  snapshot?: StoreSnapshot;
+  /** Current documents of the models changed since the cursor (null: removed). */
+  models: Array<{ id: string; document: ModelDocument | null }>;
+  stats: PerfStatsRow[];
+  buckets: PerfBucketRow[];
+}
+
+export interface ModelWrite {
+  modelId: string;
+  /** Revision the change was based on; 0 when the model must not exist yet. */
+  expectedRevision: number;
+  /** The model's new document (its revision is expectedRevision + 1), or null to remove it. */
+  document: ModelDocument | null;
+  /** Transitions to append to the log. */
+  newTransitions: StoredTransition[];
+  /** Versions removed by this write: their transitions and performance go with them. */
+  removedVersions: string[];
+  /** Performance priors of new versions. */
+  priors: PerfStatsRow[];
+}
+
+export interface WriteResult {
+  /** Sequence number of this change in the change log. */
+  modelSeq: number;
+  /** Set when the write also wrote performance rows (priors). */
+  perfSeq?: number;
+}
+
+export interface PerfFlush {
+  /** Deltas to merge (never priors). */
+  stats: PerfStatsRow[];
+  buckets: PerfBucketRow[];
+  halfLifeMs: number;
+  /** Drop buckets that started before this (epoch ms). */
+  pruneBefore?: number;
+}
+
+export interface PerfFlushResult {
+  perfSeq: number;
+}
+
+export interface RegistryStore {
+  /** Where the data lives (a file path, ':memory:', a URL without credentials). */
+  readonly location: string;
+  load(options: LoadOptions): Promise<StoreSnapshot>;
+  /** What changed since `cursor`, or undefined when nothing did (this must be cheap). */
+  changesSince(cursor: StoreCursor, options: LoadOptions): Promise<StoreChanges | undefined>;
+  /**
+   * Writes one model atomically. Refuses with CONFLICT when the stored revision is not
+   * `expectedRevision`, and with ALREADY_EXISTS (field "aliases" or "id") when a name is taken by
+   * another model. A refused write changes nothing.
+   */
+  writeModel(write: ModelWrite): Promise<WriteResult>;
+  /** Merges performance deltas atomically (read, merge, write in one transaction); rows of versions that no longer exist are dropped. */
+  flushPerformance(flush: PerfFlush): Promise<PerfFlushResult>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
+
+export function conflict(modelId: string, expected: number, actual: number): ModelpoolError {
+  return new ModelpoolError('CONFLICT', `Model ${modelId} changed in the store (revision ${actual}, expected ${expected})`, {
+    field: 'id',
+    value: modelId,
+    details: { expected, actual },
+  });
+}
+
+export function nameTaken(name: string, owner: string, isAlias: boolean): ModelpoolError {
+  return new ModelpoolError('ALREADY_EXISTS', `The name ${JSON.stringify(name)} is already used by model ${owner}`, {
+    field: isAlias ? 'aliases' : 'id',
+    value: name,
+    details: { owner },
+  });
+}
+
+export function perfKey(key: PerfKey): string {
+  return `${key.modelId}\n${key.version}\n${key.task}`;
+}
+
+/** Keeps the last `limit` transitions of each version, oldest first. */
+export function lastTransitions(transitions: readonly StoredTransition[], limit: number): StoredTransition[] {
+  const counts = new Map<string, number>();
+  const kept: StoredTransition[] = [];
+  for (let index = transitions.length - 1; index >= 0; index--) {
+    const transition = transitions[index]!;
+    const count = counts.get(transition.version) ?? 0;
+    if (count < limit) {
+      counts.set(transition.version, count + 1);
+      kept.push(transition);
+    }
+  }
+  return kept.reverse();
+}
+
+interface StoredModel {
+  json: string;
+  transitions: StoredTransition[];
+}
+
+interface StoredPerf<T> {
+  seq: number;
+  row: T;
+}
+
+const CHANGE_LOG_LIMIT = 10_000;
+
+/**
+ * A store in this process's memory: for ephemeral registries and tests. Several registries may
+ * share one instance; they then behave like processes sharing a SQLite file. Documents are kept
+ * as JSON so that nothing a caller holds aliases stored state.
+ */
+export class MemoryRegistryStore implements RegistryStore {
+  readonly location = ':memory:';
+  private readonly models = new Map<string, StoredModel>();
+  private readonly names = new Map<string, { owner: string; isAlias: boolean }>();
+  /** Version names per model, for the flush's existence check. */
+  private readonly versions = new Map<string, Set<string>>();
+  private changes: Array<{ seq: number; modelId: string }> = [];
+  private modelSeq = 0;
+  private perfSeq = 0;
+  private readonly stats = new Map<string, StoredPerf<PerfStatsRow>>();
+  private readonly buckets = new Map<string, StoredPerf<PerfBucketRow>>();
+  private closed = false;
+
+  private assertOpen(): void {
+    if (this.closed) throw new ModelpoolError('DISPOSED', 'The memory registry store is closed');
+  }
+
+  private document(id: string, limit: number): ModelDocument | null {
+    const stored = this.models.get(id);
+    if (stored === undefined) return null;
+    const document = JSON.parse(stored.json) as ModelDocument;
+    document.transitions = lastTransitions(stored.transitions, limit).map((transition) => ({ ...transition }));
+    return document;
+  }
+
+  async load(options: LoadOptions): Promise<StoreSnapshot> {
+    this.assertOpen();
+    return {
+      cursor: { models: this.modelSeq, perf: this.perfSeq },
+      models: [...this.models.keys()].map((id) => this.document(id, options.transitionLimit)!),
+      stats: [...this.stats.values()].map((stored) => structuredClone(stored.row)),
+      buckets: [...this.buckets.values()].filter((stored) => stored.row.start >= options.bucketsSince).map((stored) => structuredClone(stored.row)),
+    };
+  }
+
+  async changesSince(cursor: StoreCursor, options: LoadOptions): Promise<StoreChanges | undefined> {
+    this.assertOpen();
+    if (cursor.models >= this.modelSeq && cursor.perf >= this.perfSeq) return undefined;
+    const next: StoreCursor = { models: this.modelSeq, perf: this.perfSeq };
+    const oldest = this.changes[0]?.seq ?? this.modelSeq + 1;
+    if (cursor.models + 1 < oldest && cursor.models < this.modelSeq) {
+      return { cursor: next, snapshot: await this.load(options), models: [], stats: [], buckets: [] };
+    }
+    const ids = new Set(this.changes.filter((change) => change.seq > cursor.models).map((change) => change.modelId));
+    const newer = <T>(stored: StoredPerf<T>): boolean => stored.seq > cursor.perf;
+    return {
+      cursor: next,
+      models: [...ids].map((id) => ({ id, document: this.document(id, options.transitionLimit) })),
+      stats: [...this.stats.values()].filter(newer).map((stored) => structuredClone(stored.row)),
+      buckets: [...this.buckets.values()]
+        .filter((stored) => newer(stored) && stored.row.start >= options.bucketsSince)
+        .map((stored) => structuredClone(stored.row)),
+    };
+  }
+
+  async writeModel(write: ModelWrite): Promise<WriteResult> {
+    this.assertOpen();
+    const stored = this.models.get(write.modelId);
+    const previous = stored === undefined ? undefined : (JSON.parse(stored.json) as ModelDocument).model;
+    const current = previous?.revision ?? 0;
+    if (current !== write.expectedRevision) throw conflict(write.modelId, write.expectedRevision, current);
+    // Check every name before touching anything: a refused write changes nothing.
+    const document = write.document;
+    const names = document === null ? [] : [document.model.id, ...document.model.aliases];
+    names.forEach((name, index) => {
+      const owner = this.names.get(name);
+      if (owner !== undefined && owner.owner !== write.modelId) throw nameTaken(name, owner.owner, index > 0);
+    });
+
+    if (previous !== undefined) for (const name of [previous.id, ...previous.aliases]) this.names.delete(name);
+    const removedVersions = new Set(write.removedVersions);
+    const dropPerf = (modelId: string, version?: string): void => {
+      for (const map of [this.stats, this.buckets] as Array<Map<string, StoredPerf<PerfKey>>>) {
+        for (const [key, value] of map) {
+          if (value.row.modelId === modelId && (version === undefined || value.row.version === version)) map.delete(key);
+        }
+      }
+    };
+    if (document === null) {
+      this.models.delete(write.modelId);
+      this.versions.delete(write.modelId);
+      dropPerf(write.modelId);
+    } else {
+      names.forEach((name, index) => this.names.set(name, { owner: write.modelId, isAlias: index > 0 }));
+      const transitions = (stored?.transitions ?? []).filter((transition) => !removedVersions.has(transition.version));
+      transitions.push(...write.newTransitions.map((transition) => ({ ...transition })));
+      this.models.set(write.modelId, { json: JSON.stringify({ ...document, transitions: [] }), transitions });
+      this.versions.set(write.modelId, new Set(document.versions.map((version) => version.version)));
+      for (const version of removedVersions) dropPerf(write.modelId, version);
+    }
+    const result: WriteResult = { modelSeq: ++this.modelSeq };
+    if (write.priors.length > 0) {
+      result.perfSeq = ++this.perfSeq;
+      for (const prior of write.priors) this.stats.set(perfKey(prior), { seq: this.perfSeq, row: structuredClone(prior) });
+    }
+    this.changes.push({ seq: this.modelSeq, modelId: write.modelId });
+    if (this.changes.length > CHANGE_LOG_LIMIT) this.changes = this.changes.slice(-CHANGE_LOG_LIMIT);
+    return result;
+  }
+
+  async flushPerformance(flush: PerfFlush): Promise<PerfFlushResult> {
+    this.assertOpen();
+    const perfSeq = ++this.perfSeq;
+    const exists = (key: PerfKey): boolean => this.versions.get(key.modelId)?.has(key.version) === true;
+    for (const delta of flush.stats) {
+      if (!exists(delta)) continue;
+      const key = perfKey(delta);
+      const row: PerfStatsRow = { ...pickKey(delta), stats: mergeStatsJson(this.stats.get(key)?.row.stats, delta.stats, flush.halfLifeMs) };
+      this.stats.set(key, { seq: perfSeq, row }); // the delta is the caller's fresh object: no copy needed
+    }
+    for (const delta of flush.buckets) {
+      if (!exists(delta)) continue;
+      const key = `${perfKey(delta)}\n${delta.start}`;
+      const row: PerfBucketRow = { ...pickKey(delta), start: delta.start, aggregate: mergeAggregateJson(this.buckets.get(key)?.row.aggregate, delta.aggregate) };
+      this.buckets.set(key, { seq: perfSeq, row });
+    }
+    if (flush.pruneBefore !== undefined) {
+      for (const [key, stored] of this.buckets) if (stored.row.start < flush.pruneBefore) this.buckets.delete(key);
+    }
+    return { perfSeq };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+export function pickKey(key: PerfKey): PerfKey {
+  return { modelId: key.modelId, version: key.version, task: key.task };
+}

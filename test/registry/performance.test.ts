@@ -1,0 +1,284 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { MemoryRegistryStore, ModelRegistry, type PerfFlush, type PerfFlushResult, type RegistryOptions } from '../../src/registry/index.js';
+import { expectError, manualClock, tempFolder } from './helpers.js';
+
+const HOUR = 3_600_000;
+const source = { kind: 'openai' as const, model: 'x' };
+
+async function withModel(options: RegistryOptions = {}) {
+  const clock = manualClock();
+  const registry = await ModelRegistry.open({ refreshIntervalMs: 0, now: clock.read, ...options });
+  await registry.registerModel({ id: 'm', aliases: ['m:latest'], tasks: ['chat'], version: { version: '1', source } });
+  return { registry, clock };
+}
+
+describe('ModelRegistry performance history', () => {
+  it('aggregates counts, success, means and percentiles per version and task', async () => {
+    const { registry } = await withModel();
+    for (let index = 1; index <= 100; index++) {
+      registry.recordSample({ model: 'm:latest', task: 'chat', totalMs: index, ttftMs: index / 10, tokensPerSecond: 50, success: index % 10 !== 0, quality: 0.8, memoryBytes: 1000, costUsd: 0.001 });
+    }
+    registry.recordSample({ model: 'm', version: '1', task: 'embedding', totalMs: 3, success: true });
+    const summary = registry.performance('m', { task: 'chat' })!;
+    expect(summary).toMatchObject({ modelId: 'm', version: '1', task: 'chat', window: 'all', samples: 100, failures: 10, successRate: 0.9, quality: expect.closeTo(0.8, 9), memoryBytes: 1000 });
+    expect(summary.prior).toBeUndefined();
+    expect(summary.totalMs!.mean).toBeCloseTo(50.5, 9);
+    expect(summary.totalMs!.p50).toBeCloseTo(50, -0.5);
+    expect(Math.abs(summary.totalMs!.p95 - 95) / 95).toBeLessThan(0.02);
+    expect(Math.abs(summary.totalMs!.p99 - 99) / 99).toBeLessThan(0.02);
+    expect(summary.totalMs).toMatchObject({ weight: 100, min: 1, max: 100 });
+    expect(summary.ttftMs!.mean).toBeCloseTo(5.05, 9);
+    expect(summary.tokensPerSecond!.p50).toBeCloseTo(50, 0);
+    expect(summary.costUsd!.mean).toBeCloseTo(0.001, 12);
+    expect(summary.costUsd!.total).toBeCloseTo(0.1, 12);
+    // All samples at one instant: decayed means equal plain means.
+    expect(summary.decayed.weight).toBeCloseTo(100, 9);
+    expect(summary.decayed.successRate).toBeCloseTo(0.9, 9);
+    expect(summary.decayed.totalMs).toBeCloseTo(50.5, 9);
+    expect(summary.decayed).toMatchObject({ quality: expect.closeTo(0.8, 9), memoryBytes: 1000, tokensPerSecond: 50 });
+    expect(Object.isFrozen(summary)).toBe(true);
+    expect(registry.performance('m', { task: 'chat' })).toBe(summary); // cached until something changes
+    expect(registry.performance('m', { task: 'judge' })).toBeUndefined();
+    expect(registry.performanceTasks('m').sort()).toEqual(['chat', 'embedding']);
+    await registry.close();
+  });
+
+  it('decays with the configured half-life', async () => {
+    const { registry, clock } = await withModel({ history: { halfLifeMs: HOUR } });
+    for (let index = 0; index < 10; index++) registry.recordSample({ model: 'm', task: 'chat', totalMs: 100, success: true });
+    clock.advance(HOUR);
+    for (let index = 0; index < 10; index++) registry.recordSample({ model: 'm', task: 'chat', totalMs: 200, success: false });
+    let decayed = registry.performance('m', { task: 'chat' })!.decayed;
+    expect(decayed.weight).toBeCloseTo(15, 9);
+    expect(decayed.totalMs).toBeCloseTo((100 * 5 + 200 * 10) / 15, 9);
+    expect(decayed.successRate).toBeCloseTo(5 / 15, 9);
+    clock.advance(HOUR);
+    decayed = registry.performance('m', { task: 'chat' })!.decayed;
+    expect(decayed.weight).toBeCloseTo(7.5, 9);
+    expect(decayed.totalMs).toBeCloseTo((100 * 5 + 200 * 10) / 15, 9);
+    // A late sample (timestamped two hours ago) weighs what it would have weighed.
+    registry.recordSample({ model: 'm', task: 'chat', totalMs: 0, success: true, at: clock.now - 2 * HOUR });
+    decayed = registry.performance('m', { task: 'chat' })!.decayed;
+    expect(decayed.weight).toBeCloseTo(7.75, 9);
+    await registry.close();
+  });
+
+  it('answers windows from time buckets', async () => {
+    const { registry, clock } = await withModel({ history: { bucketMs: 15 * 60_000, retentionMs: 48 * HOUR } });
+    for (let index = 0; index < 10; index++) registry.recordSample({ model: 'm', task: 'chat', totalMs: 100, success: true });
+    clock.advance(2 * HOUR);
+    for (let index = 0; index < 10; index++) registry.recordSample({ model: 'm', task: 'chat', totalMs: 300, success: true });
+    const window = (value: '1h' | '24h' | 'all' | number) => registry.performance('m', { task: 'chat', window: value })!;
+    expect(window('1h')).toMatchObject({ samples: 10, window: '1h' });
+    expect(window('1h').totalMs!.mean).toBe(300);
+    expect(window(30 * 60_000).samples).toBe(10);
+    expect(window('24h').samples).toBe(20);
+    expect(window('24h').totalMs!.mean).toBe(200);
+    expect(window('all').samples).toBe(20);
+    clock.advance(25 * HOUR);
+    expect(window('24h')).toMatchObject({ samples: 0, failures: 0 });
+    expect(window('24h').totalMs).toBeUndefined();
+    expect(window('24h').successRate).toBeUndefined();
+    expect(window('all').samples).toBe(20);
+    await expectError(() => registry.performance('m', { task: 'chat', window: '7d' as never }), 'INVALID_ARGUMENT', 'query.window', '7d');
+    await expectError(() => registry.performance('m', { task: 'chat', window: -1 }), 'INVALID_ARGUMENT', 'query.window', -1);
+    await expectError(() => registry.performance('m', { task: 5 as never }), 'INVALID_ARGUMENT', 'query.task', 5);
+    await expectError(() => registry.performance('m', null as never), 'INVALID_ARGUMENT', 'query');
+    await registry.close();
+  });
+
+  it('starts a new version from the previous one as a marked prior of reduced weight', async () => {
+    const { registry, clock } = await withModel({ history: { halfLifeMs: HOUR, priorWeight: 0.3, priorMaxSamples: 50 } });
+    for (let index = 0; index < 100; index++) registry.recordSample({ model: 'm', task: 'chat', totalMs: 100, success: true, quality: 0.9 });
+    await registry.registerVersion('m', { version: '2', source, makeDefault: true });
+    let summary = registry.performance('m', { task: 'chat' })!;
+    expect(summary).toMatchObject({ version: '2', samples: 0, failures: 0, successRate: 1, quality: expect.closeTo(0.9, 9) });
+    expect(summary.prior).toEqual({ fromVersion: '1', weight: expect.closeTo(30, 9), share: expect.closeTo(1, 9) });
+    expect(summary.totalMs!.mean).toBeCloseTo(100, 9);
+    expect(summary.totalMs!.weight).toBeCloseTo(30, 9);
+    expect(summary.decayed.weight).toBeCloseTo(30, 9);
+    expect(summary.decayed.totalMs).toBeCloseTo(100, 9);
+    expect(registry.performanceTasks('m', '2')).toEqual(['chat']);
+
+    // Own samples take over.
+    for (let index = 0; index < 30; index++) registry.recordSample({ model: 'm', task: 'chat', totalMs: 200, success: false });
+    summary = registry.performance('m', { task: 'chat' })!;
+    expect(summary.samples).toBe(30);
+    expect(summary.prior!.share).toBeCloseTo(0.5, 9);
+    expect(summary.decayed.totalMs).toBeCloseTo(150, 9);
+    expect(summary.totalMs!.mean).toBeCloseTo(150, 9);
+    expect(summary.successRate).toBeCloseTo(0.5, 9);
+    // The prior decays like the samples it stands for.
+    clock.advance(HOUR);
+    expect(registry.performance('m', { task: 'chat' })!.prior!.weight).toBeCloseTo(15, 9);
+
+    // The prior is capped, and carries over a chain of versions.
+    for (let index = 0; index < 1000; index++) registry.recordSample({ model: 'm', version: '1', task: 'chat', totalMs: 100, success: true });
+    await registry.registerVersion('m', { version: '3', source });
+    expect(registry.performance('m', { task: 'chat', version: '3' })!.prior).toMatchObject({ fromVersion: '2', share: 1 });
+    await registry.registerVersion('m', { version: '4', source });
+    await registry.registerVersion('m', { version: '5', source });
+    const fromOne = await (async () => {
+      await registry.removeVersion('m', '5');
+      await registry.removeVersion('m', '4');
+      await registry.removeVersion('m', '3');
+      return registry.registerVersion('m', { version: '3', source });
+    })();
+    expect(fromOne.ordinal).toBe(3);
+    expect(registry.performance('m', { task: 'chat', version: '3' })!.prior!.fromVersion).toBe('2');
+    // A version with no history gives no prior.
+    await registry.registerModel({ id: 'fresh', version: { version: '1', source } });
+    await registry.registerVersion('fresh', { version: '2', source });
+    expect(registry.performance('fresh', { task: 'chat', version: '2' })).toBeUndefined();
+    await registry.close();
+  });
+
+  it('caps the prior at priorMaxSamples', async () => {
+    const { registry } = await withModel({ history: { priorWeight: 0.5, priorMaxSamples: 20 } });
+    for (let index = 0; index < 1000; index++) registry.recordSample({ model: 'm', task: 'chat', totalMs: 10, success: true });
+    await registry.registerVersion('m', { version: '2', source });
+    expect(registry.performance('m', { task: 'chat', version: '2' })!.prior!.weight).toBeCloseTo(20, 9);
+    await registry.close();
+  });
+
+  it('refuses bad samples with typed errors', async () => {
+    const { registry } = await withModel();
+    const ok = { model: 'm', task: 'chat', totalMs: 1, success: true };
+    await expectError(() => registry.recordSample(null as never), 'INVALID_ARGUMENT', 'sample');
+    await expectError(() => registry.recordSample({ ...ok, model: 'nope' }), 'MODEL_NOT_FOUND', 'sample.model', 'nope');
+    await expectError(() => registry.recordSample({ ...ok, version: '9' }), 'VERSION_NOT_FOUND', 'sample.version', '9');
+    await expectError(() => registry.recordSample({ ...ok, task: '' }), 'INVALID_ARGUMENT', 'sample.task', '');
+    await expectError(() => registry.recordSample({ ...ok, task: 'a\nb' }), 'INVALID_ARGUMENT', 'sample.task');
+    await expectError(() => registry.recordSample({ ...ok, totalMs: -1 }), 'INVALID_ARGUMENT', 'sample.totalMs', -1);
+    await expectError(() => registry.recordSample({ ...ok, totalMs: Number.NaN }), 'INVALID_ARGUMENT', 'sample.totalMs');
+    await expectError(() => registry.recordSample({ ...ok, success: 1 as never }), 'INVALID_ARGUMENT', 'sample.success', 1);
+    await expectError(() => registry.recordSample({ ...ok, quality: 1.5 }), 'INVALID_ARGUMENT', 'sample.quality', 1.5);
+    await expectError(() => registry.recordSample({ ...ok, ttftMs: '3' as never }), 'INVALID_ARGUMENT', 'sample.ttftMs', '3');
+    await expectError(() => registry.recordSample({ ...ok, at: Number.POSITIVE_INFINITY }), 'INVALID_ARGUMENT', 'sample.at');
+    await registry.registerModel({ id: 'versionless' });
+    await expectError(() => registry.recordSample({ ...ok, model: 'versionless' }), 'VERSION_NOT_FOUND', 'sample.version');
+    expect(registry.performance('m', { task: 'chat' })).toBeUndefined();
+    await registry.close();
+  });
+
+  it('flushes in batches, on a timer and on close; other registries see merged history without double counting', async () => {
+    const store = new MemoryRegistryStore();
+    const clock = manualClock();
+    const a = await ModelRegistry.open({ store, refreshIntervalMs: 0, now: clock.read, history: { flushBatchSize: 10, flushIntervalMs: 20 } });
+    const b = await ModelRegistry.open({ store, refreshIntervalMs: 0, now: clock.read });
+    await a.registerModel({ id: 'm', version: { version: '1', source } });
+    await b.refresh();
+    for (let index = 0; index < 10; index++) a.recordSample({ model: 'm', task: 'chat', totalMs: 10, success: true });
+    await new Promise((resolve) => setImmediate(resolve)); // the batch threshold schedules a flush
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await b.refresh()).toBe(true);
+    expect(b.performance('m', { task: 'chat' })!.samples).toBe(10);
+    for (let index = 0; index < 3; index++) a.recordSample({ model: 'm', task: 'chat', totalMs: 30, success: true });
+    await new Promise((resolve) => setTimeout(resolve, 80)); // the timer flushes
+    await b.refresh();
+    expect(b.performance('m', { task: 'chat' })!.samples).toBe(13);
+
+    // B records too; each side sees the union once.
+    for (let index = 0; index < 7; index++) b.recordSample({ model: 'm', task: 'chat', totalMs: 50, success: false });
+    await b.flush();
+    await b.flush(); // nothing pending: no-op
+    a.recordSample({ model: 'm', task: 'chat', totalMs: 70, success: true }); // unflushed in A
+    await a.refresh();
+    const seenByA = a.performance('m', { task: 'chat' })!;
+    expect(seenByA.samples).toBe(21);
+    expect(seenByA.failures).toBe(7);
+    expect(seenByA.totalMs!.mean).toBeCloseTo((10 * 10 + 3 * 30 + 7 * 50 + 70) / 21, 9);
+    await a.close(); // flushes the last sample
+    await b.refresh();
+    expect(b.performance('m', { task: 'chat' })!.samples).toBe(21);
+    expect(b.performance('m', { task: 'chat', window: '1h' })!.samples).toBe(21);
+    await b.close();
+  });
+
+  it('keeps samples when a flush fails, and reports background failures', async () => {
+    class FlakyStore extends MemoryRegistryStore {
+      failures = 0;
+      /** Runs while the flush is in flight, before it fails or lands. */
+      during: (() => void) | undefined;
+      override async flushPerformance(flush: PerfFlush): Promise<PerfFlushResult> {
+        this.during?.();
+        if (this.failures > 0) {
+          this.failures--;
+          throw new Error('database is locked');
+        }
+        return super.flushPerformance(flush);
+      }
+    }
+    const store = new FlakyStore();
+    const registry = await ModelRegistry.open({ store, refreshIntervalMs: 0, history: { flushBatchSize: 5 } });
+    await registry.registerModel({ id: 'm', version: { version: '1', source } });
+    const failures: Error[] = [];
+    registry.on('flushFailed', (error) => failures.push(error));
+    store.failures = 1;
+    for (let index = 0; index < 5; index++) registry.recordSample({ model: 'm', task: 'chat', totalMs: 10, success: true });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(failures.map((error) => error.message)).toEqual(['database is locked']);
+    registry.recordSample({ model: 'm', task: 'chat', totalMs: 20, success: true });
+    store.failures = 1;
+    // Samples in flight stay visible, and samples recorded meanwhile are kept with them.
+    const seenInFlight: number[] = [];
+    store.during = () => {
+      seenInFlight.push(registry.performance('m', { task: 'chat' })!.samples);
+      registry.recordSample({ model: 'm', task: 'chat', totalMs: 40, success: true });
+    };
+    await expect(registry.flush()).rejects.toThrow('database is locked');
+    store.during = undefined;
+    expect(seenInFlight).toEqual([6]);
+    expect(registry.performance('m', { task: 'chat' })!.samples).toBe(7);
+    await registry.flush();
+    const reader = await ModelRegistry.open({ store, refreshIntervalMs: 0 });
+    expect(reader.performance('m', { task: 'chat' })!.samples).toBe(7);
+    expect(reader.performance('m', { task: 'chat' })!.totalMs!.mean).toBeCloseTo(110 / 7, 9);
+    await reader.close();
+    await registry.close();
+  });
+
+  it('drops the history of removed versions, also for samples still buffered elsewhere', async () => {
+    const store = new MemoryRegistryStore();
+    const a = await ModelRegistry.open({ store, refreshIntervalMs: 0 });
+    const b = await ModelRegistry.open({ store, refreshIntervalMs: 0 });
+    await a.registerModel({ id: 'm', version: { version: '1', source } });
+    await a.registerVersion('m', { version: '2', source });
+    await b.refresh();
+    a.recordSample({ model: 'm', version: '2', task: 'chat', totalMs: 1, success: true });
+    await a.flush();
+    b.recordSample({ model: 'm', version: '2', task: 'chat', totalMs: 1, success: true });
+    await a.removeVersion('m', '2');
+    expect(a.performanceTasks('m', '1')).toEqual([]);
+    await b.flush(); // the store drops rows of the removed version
+    await b.refresh();
+    expect(b.has('m') && b.get('m')!.versions.length).toBe(1);
+    await a.registerVersion('m', { version: '2', source });
+    expect(a.performance('m', { task: 'chat', version: '2' })).toBeUndefined();
+    await a.removeModel('m');
+    await b.refresh();
+    await a.close();
+    await b.close();
+  });
+
+  it('survives a restart on SQLite: aggregates, buckets and priors', async () => {
+    const path = join(tempFolder(), 'history.db');
+    const clock = manualClock();
+    const first = await ModelRegistry.open({ path, refreshIntervalMs: 0, now: clock.read });
+    await first.registerModel({ id: 'm', version: { version: '1', source } });
+    for (let index = 1; index <= 50; index++) first.recordSample({ model: 'm', task: 'chat', totalMs: index, ttftMs: 2, success: index !== 50 });
+    await first.flush();
+    for (let index = 51; index <= 100; index++) first.recordSample({ model: 'm', task: 'chat', totalMs: index, ttftMs: 2, success: true });
+    await first.registerVersion('m', { version: '2', source });
+    const before = { all: first.performance('m', { task: 'chat', version: '1' }), hour: first.performance('m', { task: 'chat', version: '1', window: '1h' }), prior: first.performance('m', { task: 'chat', version: '2' }) };
+    await first.close();
+    const second = await ModelRegistry.open({ path, refreshIntervalMs: 0, now: clock.read });
+    expect(second.performance('m', { task: 'chat', version: '1' })).toEqual(before.all);
+    expect(second.performance('m', { task: 'chat', version: '1', window: '1h' })).toEqual(before.hour);
+    expect(second.performance('m', { task: 'chat', version: '2' })).toEqual(before.prior);
+    expect(before.all!.samples).toBe(100);
+    expect(before.prior!.prior!.fromVersion).toBe('1');
+    await second.close();
+  });
+});
