@@ -1,3 +1,10 @@
-/** modelpool: in-process model registry and pool manager for Node.js over llama.cpp. */
+/**
+ * modelpool: in-process model registry and pool manager for Node.js over llama.cpp.
+ * Subpaths give each room whole: `modelpool/engine`, `modelpool/registry`, `modelpool/pool`, `modelpool/swap`.
+ */
 export * from './errors.js';
 export * from './engine/index.js';
+export { ModelRegistry, SqliteRegistryStore, MemoryRegistryStore } from './registry/index.js';
+export type { RegistryOptions } from './registry/index.js';
+export { ModelPool, createEngineLoader, registryResolver, mirrorLifecycle, swapToVersion } from './pool/index.js';
+export type { PoolOptions, ModelSpec, Lease, PoolStatus, ModelLoader } from './pool/index.js';
