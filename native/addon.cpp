@@ -102,6 +102,7 @@ class Model : public Napi::ObjectWrap<Model> {
                            InstanceMethod<&Model::Detokenize>("detokenize"),
                            InstanceMethod<&Model::ApplyChatTemplate>("applyChatTemplate"),
                            InstanceMethod<&Model::Generate>("generate"),
+                           InstanceMethod<&Model::WakeJs>("wake"),
                            InstanceMethod<&Model::Embed>("embed"),
                            InstanceMethod<&Model::SetThreads>("setThreads"),
                            InstanceMethod<&Model::Stats>("stats"),
@@ -396,7 +397,7 @@ class Model : public Napi::ObjectWrap<Model> {
  public:
   // generate(options, callback) -> { abort(), promptTokens }. Also used by Slot.
   static Napi::Value SubmitGenerate(Napi::Env env, const std::shared_ptr<ModelCore>& core, const Napi::Object& o,
-                                    const Napi::Function& callback) {
+                                    const Napi::Function& callback, bool notify = true) {
     if (core->embeddings()) {
       throw MakeError(env, "INVALID_ARGUMENT", "this model was loaded for embeddings; load it without embeddings to generate");
     }
@@ -418,7 +419,7 @@ class Model : public Napi::ObjectWrap<Model> {
     request->sampler = BuildSampler(env, *core, o);
     auto sink = std::make_shared<JsSink>(env, callback, request);
     request->sink = sink;
-    if (!core->Submit(request)) {
+    if (!core->Submit(request, notify)) {
       sink->Abandon();
       request->sink.reset();
       throw MakeError(env, "DISPOSED", "the model has been disposed");
@@ -427,9 +428,17 @@ class Model : public Napi::ObjectWrap<Model> {
   }
 
  private:
+  // generate(options, callback, deferWake): with deferWake the caller calls wake() later in the same
+  // turn of the event loop (src/engine/engine.ts does it in a microtask).
   Napi::Value Generate(const Napi::CallbackInfo& info) {
     Live(info.Env());
-    return SubmitGenerate(info.Env(), core_, info[0].As<Napi::Object>(), info[1].As<Napi::Function>());
+    const bool defer = info.Length() > 2 && info[2].ToBoolean().Value();
+    return SubmitGenerate(info.Env(), core_, info[0].As<Napi::Object>(), info[1].As<Napi::Function>(), !defer);
+  }
+
+  Napi::Value WakeJs(const Napi::CallbackInfo& info) {
+    if (core_) core_->Wake();
+    return info.Env().Undefined();
   }
 
   Napi::Value Embed(const Napi::CallbackInfo& info) {

@@ -1,6 +1,7 @@
 #include "model_core.h"
 
 #include <algorithm>
+#include <functional>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -228,7 +229,7 @@ void ModelCore::Join() {
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }
 
-bool ModelCore::Submit(const std::shared_ptr<Request>& request) {
+bool ModelCore::Submit(const std::shared_ptr<Request>& request, bool notify) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (closing_) return false;
@@ -236,8 +237,16 @@ bool ModelCore::Submit(const std::shared_ptr<Request>& request) {
     pending_.push_back(request);
     active_count_++;
   }
-  cv_.notify_one();
+  if (notify) cv_.notify_one();
   return true;
+}
+
+void ModelCore::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    wake_ = true;
+  }
+  cv_.notify_one();
 }
 
 void ModelCore::Close(bool abort_requests, std::function<void()> on_closed) {
@@ -299,7 +308,8 @@ void ModelCore::Finish(Request& r, const std::string& reason, std::vector<int32_
   const double now = NowMs();
   if (r.seq >= 0) {
     llama_memory_seq_rm(llama_get_memory(ctx_), r.seq, -1, -1);
-    free_seqs.push_back(r.seq);
+    // Kept in descending order so back() is the lowest free id: see Admit().
+    free_seqs.insert(std::upper_bound(free_seqs.begin(), free_seqs.end(), r.seq, std::greater<int32_t>()), r.seq);
     r.seq = -1;
   }
   {
@@ -363,6 +373,10 @@ void ModelCore::Admit(std::vector<std::shared_ptr<Request>>& active, std::vector
     }
     lock.lock();
   }
+  // Sequences go into each batch in ascending id order and ids are handed out lowest first: llama.cpp
+  // splits a batch for a per-sequence KV cache into runs of consecutive ids, so reversed or scattered
+  // ids would turn one batched decode per step into one decode per sequence.
+  std::sort(active.begin(), active.end(), [](const auto& a, const auto& b) { return a->seq < b->seq; });
 }
 
 void ModelCore::RunEmbed(const std::shared_ptr<Request>& r) {
@@ -455,13 +469,13 @@ void ModelCore::Step(std::vector<std::shared_ptr<Request>>& active, std::vector<
   const double step_ms = t1 - t0, step_cpu = ProcessCpuMs() - c0;
 
   // Share the step's CPU time by tokens; wall time counts fully for every participant.
-  std::map<int32_t, int32_t> tokens_per_seq;
-  for (int32_t i = 0; i < batch_.n_tokens; i++) tokens_per_seq[batch_.seq_id[i][0]]++;
+  tokens_per_seq_.assign(n_seq_max_, 0);
+  for (int32_t i = 0; i < batch_.n_tokens; i++) tokens_per_seq_[(size_t)batch_.seq_id[i][0]]++;
   for (auto& r : active) {
-    auto it = tokens_per_seq.find(r->seq);
-    if (it == tokens_per_seq.end()) continue;
+    const int32_t n = tokens_per_seq_[(size_t)r->seq];
+    if (n == 0) continue;
     r->stats.native_ms += step_ms;
-    r->stats.cpu_ms += step_cpu * it->second / batch_.n_tokens;
+    r->stats.cpu_ms += step_cpu * n / batch_.n_tokens;
   }
 
   if (rc != 0) {
@@ -469,7 +483,7 @@ void ModelCore::Step(std::vector<std::shared_ptr<Request>>& active, std::vector<
     const std::string reason = rc == 2 ? "aborted" : "llama_decode failed with status " + std::to_string(rc);
     for (auto it = active.begin(); it != active.end();) {
       Request& r = **it;
-      if (tokens_per_seq.count(r.seq)) {
+      if (tokens_per_seq_[(size_t)r.seq] > 0) {
         if (rc == 2) {
           Finish(r, "abort", free_seqs);
         } else {

@@ -127,7 +127,10 @@ class ModelCore {
   std::vector<MemoryEntry> Memory() const;
 
   // Queues a request. Returns false (and leaves the request untouched) when the core is closing.
-  bool Submit(const std::shared_ptr<Request>& request);
+  // With notify = false the scheduler is not woken until Wake(): requests made in one turn of the
+  // JavaScript event loop then start together, batched, instead of the first one starting alone.
+  bool Submit(const std::shared_ptr<Request>& request, bool notify = true);
+  void Wake();
   // Stops accepting requests; optionally aborts the queued and running ones. The scheduler thread
   // frees the context and model once all requests have finished, then `on_closed` runs on it.
   void Close(bool abort_requests, std::function<void()> on_closed);
@@ -172,6 +175,7 @@ class ModelCore {
   bool embeddings_ = false;
   double load_ms_ = 0;
   std::vector<MemoryEntry> memory_;
+  std::vector<int32_t> tokens_per_seq_;  // scratch for Step()
 
   mutable std::mutex mutex_;
   std::condition_variable cv_;

@@ -548,12 +548,28 @@ export class Model implements EngineModel {
     const nativeModel = this.#live();
     const params = generateParams(nativeModel, request);
     const signal = optionalSignal('request.signal', request.signal);
-    const stream = startRequest((p, cb) => nativeModel.generate(p, cb), params, signal, () => {
+    const stream = startRequest((p, cb) => this.#submit(nativeModel, p, cb), params, signal, () => {
       this.track(-1);
       return this;
     });
     this.track(1);
     return stream;
+  }
+
+  #wakePending = false;
+
+  // Requests made in one turn of the event loop wake the scheduler once, at the end of the turn, so they
+  // start as one batch instead of the first running alone while the others are still being submitted.
+  #submit(nativeModel: NativeModel, params: NativeGenerateParams, callback: NativeRequestCallback): NativeRequestHandle {
+    const handle = nativeModel.generate(params, callback, true);
+    if (!this.#wakePending) {
+      this.#wakePending = true;
+      queueMicrotask(() => {
+        this.#wakePending = false;
+        nativeModel.wake();
+      });
+    }
+    return handle;
   }
 
   complete(request: GenerateRequest): Promise<GenerationResult> {

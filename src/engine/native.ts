@@ -102,7 +102,9 @@ export interface NativeModel {
   tokenize(text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array;
   detokenize(tokens: Int32Array): string;
   applyChatTemplate(messages: Array<{ role: string; content: string }>, addAssistant: boolean): string;
-  generate(params: NativeGenerateParams, callback: NativeRequestCallback): NativeRequestHandle;
+  /** With deferWake the scheduler is not woken until wake(). */
+  generate(params: NativeGenerateParams, callback: NativeRequestCallback, deferWake?: boolean): NativeRequestHandle;
+  wake(): void;
   embed(texts: string[], callback: NativeRequestCallback): NativeRequestHandle;
   setThreads(threads: number, batchThreads: number): void;
   stats(): { threads: number; activeRequests: number; closed: boolean };

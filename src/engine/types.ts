@@ -36,7 +36,7 @@ export interface GgufInspection {
 export type GpuLayers = number | 'max' | 'auto';
 
 export interface EstimateOptions {
-  /** Context size in tokens (all sequences together). Default: min(model's, 4096). */
+  /** Context size in tokens of each sequence (the context holds contextSize × parallel). Default: min(model's, 4096). */
   contextSize?: number;
   /** Parallel sequences sharing the context. Default 1. */
   parallel?: number;
