@@ -356,6 +356,7 @@ bool ModelCore::AcceptToken(Request& r, llama_token token, double now) {
 
 void ModelCore::Admit(std::vector<std::shared_ptr<Request>>& active, std::vector<int32_t>& free_seqs) {
   std::unique_lock<std::mutex> lock(mutex_);
+  const size_t before = active.size();
   while (!pending_.empty() && !free_seqs.empty()) {
     std::shared_ptr<Request> r = pending_.front();
     pending_.pop_front();
@@ -376,7 +377,9 @@ void ModelCore::Admit(std::vector<std::shared_ptr<Request>>& active, std::vector
   // Sequences go into each batch in ascending id order and ids are handed out lowest first: llama.cpp
   // splits a batch for a per-sequence KV cache into runs of consecutive ids, so reversed or scattered
   // ids would turn one batched decode per step into one decode per sequence.
-  std::sort(active.begin(), active.end(), [](const auto& a, const auto& b) { return a->seq < b->seq; });
+  if (active.size() != before) {
+    std::sort(active.begin(), active.end(), [](const auto& a, const auto& b) { return a->seq < b->seq; });
+  }
 }
 
 void ModelCore::RunEmbed(const std::shared_ptr<Request>& r) {
