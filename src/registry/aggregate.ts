@@ -294,22 +294,51 @@ export interface PerfStatsJson {
   prior?: PriorJson;
 }
 
-/** Merges a flushed delta into what the store holds (inside the store's transaction). */
-export function mergeStatsJson(existing: PerfStatsJson | undefined, delta: PerfStatsJson, halfLifeMs: number): PerfStatsJson {
-  if (existing === undefined) return delta;
-  const decayed = DecayedSums.fromJSON(existing.decayed);
-  decayed.merge(DecayedSums.fromJSON(delta.decayed), halfLifeMs);
-  const all = Aggregate.fromJSON(existing.all);
-  all.merge(Aggregate.fromJSON(delta.all));
-  const merged: PerfStatsJson = { decayed: decayed.toJSON(), all: all.toJSON() };
-  const prior = existing.prior ?? delta.prior;
-  if (prior !== undefined) merged.prior = prior;
-  return merged;
+/** Start of the time bucket holding `at`. */
+export function bucketStart(at: number, bucketMs: number): number {
+  return at - (at % bucketMs);
 }
 
-export function mergeAggregateJson(existing: AggregateJson | undefined, delta: AggregateJson): AggregateJson {
-  if (existing === undefined) return delta;
-  const merged = Aggregate.fromJSON(existing);
-  merged.merge(Aggregate.fromJSON(delta));
-  return merged.toJSON();
+/** What a store keeps per (model, version, task) besides buckets, as live objects it can fold samples into. */
+export interface LiveStats {
+  decayed: DecayedSums;
+  all: Aggregate;
+  prior?: PriorJson;
+}
+
+export function liveStatsFromJSON(json: PerfStatsJson): LiveStats {
+  const live: LiveStats = { decayed: DecayedSums.fromJSON(json.decayed), all: Aggregate.fromJSON(json.all) };
+  if (json.prior !== undefined) live.prior = structuredClone(json.prior);
+  return live;
+}
+
+export function liveStatsToJSON(live: LiveStats): PerfStatsJson {
+  const json: PerfStatsJson = { decayed: live.decayed.toJSON(), all: live.all.toJSON() };
+  if (live.prior !== undefined) json.prior = structuredClone(live.prior);
+  return json;
+}
+
+/** Folds flushed samples into a store's live stats (decayed sums and all-time aggregate), in place. */
+export function foldStats(stats: LiveStats, samples: readonly RecordedSample[], halfLifeMs: number): void {
+  for (const sample of samples) {
+    stats.decayed.add(sample, halfLifeMs);
+    stats.all.add(sample);
+  }
+}
+
+/** Flushed samples grouped by the start of their time bucket. */
+export function groupByBucket(samples: readonly RecordedSample[], bucketMs: number): Map<number, RecordedSample[]> {
+  const groups = new Map<number, RecordedSample[]>();
+  for (const sample of samples) {
+    const start = bucketStart(sample.at, bucketMs);
+    const group = groups.get(start);
+    if (group === undefined) groups.set(start, [sample]);
+    else group.push(sample);
+  }
+  return groups;
+}
+
+/** Folds samples into a bucket's aggregate, in place. */
+export function foldAggregate(aggregate: Aggregate, samples: readonly RecordedSample[]): void {
+  for (const sample of samples) aggregate.add(sample);
 }

@@ -13,6 +13,7 @@ export type {
   ModelWrite,
   PerfBucketRow,
   PerfFlush,
+  PerfFlushKey,
   PerfFlushResult,
   PerfKey,
   PerfStatsRow,
@@ -30,3 +31,4 @@ export { QuantileSketch } from './sketch.js';
 export { fileSizeInspector, fromGgufInspection, ggufInspector, type GgufInspect, type SourceInspector } from './inspectors.js';
 export { defaultDiscoveryPaths, scanForModels, type DiscoveredFile, type DiscoveryOptions, type DiscoveryOrigin, type DiscoverySkip, type ScanResult } from './discovery.js';
 export type * from './types.js';
+export type { RecordedSample } from './aggregate.js';

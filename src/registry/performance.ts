@@ -1,5 +1,5 @@
 import { Aggregate, DecayedSums, MEAN_SLOT, type PerfStatsJson, type PriorJson, type RecordedSample } from './aggregate.js';
-import type { PerfBucketRow, PerfKey, PerfStatsRow, RegistryStore } from './store.js';
+import type { PerfBucketRow, PerfFlushKey, PerfKey, PerfStatsRow, RegistryStore } from './store.js';
 import type { PerformanceSample, PerformanceSummary, PerformanceWindow, Task } from './types.js';
 
 /** Tuning of performance history. */
@@ -84,6 +84,8 @@ class Aggregates {
  */
 class KeyState {
   stored: Aggregates;
+  /** Samples of a flush being written, and (built on demand) their aggregates. */
+  inflightSamples: RecordedSample[] | undefined;
   inflight: Aggregates | undefined;
   overlay: Aggregates | undefined;
   prior: Prior | undefined;
@@ -114,7 +116,10 @@ class KeyState {
   layers(): Aggregates[] {
     this.catchUp();
     const layers = [this.stored];
-    if (this.inflight) layers.push(this.inflight);
+    if (this.inflightSamples !== undefined) {
+      if (this.inflight === undefined) (this.inflight = new Aggregates(this.options)).fold(this.inflightSamples);
+      layers.push(this.inflight);
+    }
     if (this.overlay) layers.push(this.overlay);
     return layers;
   }
@@ -274,19 +279,19 @@ export class PerformanceHistory {
     if (this.dirty.size === 0) return undefined;
     const prune = now - this.prunedAt >= PRUNE_INTERVAL_MS;
     const pruneBefore = now - this.options.retentionMs;
-    const taken: Array<{ state: KeyState; samples: RecordedSample[]; delta: Aggregates }> = [];
-    const stats: PerfStatsRow[] = [];
-    const buckets: PerfBucketRow[] = [];
+    const taken: KeyState[] = [];
+    const keys: PerfFlushKey[] = [];
     for (const state of this.dirty) {
-      state.catchUp();
-      const delta = state.overlay!;
-      taken.push({ state, samples: state.pending, delta });
-      state.inflight = delta;
+      const samples = state.pending;
+      // The store gets the samples themselves: no per-key delta aggregates to build, encode and merge.
+      // An overlay folded up to date (the key was read) is exactly their aggregate: keep it as the in-flight layer.
+      state.inflight = state.overlay !== undefined && state.folded === samples.length ? state.overlay : undefined;
+      state.inflightSamples = samples;
       state.overlay = undefined;
       state.pending = [];
       state.folded = 0;
-      stats.push({ ...state.key, stats: { decayed: delta.decayed.toJSON(), all: delta.all.toJSON() } });
-      for (const [start, bucket] of delta.buckets) buckets.push({ ...state.key, start, aggregate: bucket.toJSON() });
+      taken.push(state);
+      keys.push({ modelId: state.key.modelId, version: state.key.version, task: state.key.task, samples });
     }
     if (prune) {
       for (const versions of this.states.values()) {
@@ -300,24 +305,30 @@ export class PerformanceHistory {
     this.pendingSamples = 0;
     let perfSeq: number;
     try {
-      perfSeq = (await store.flushPerformance({ stats, buckets, halfLifeMs: this.options.halfLifeMs, ...(prune ? { pruneBefore } : {}) })).perfSeq;
+      const { halfLifeMs, bucketMs, relativeAccuracy } = this.options;
+      perfSeq = (await store.flushPerformance({ keys, halfLifeMs, bucketMs, relativeAccuracy, ...(prune ? { pruneBefore } : {}) })).perfSeq;
     } catch (error) {
-      // Put the samples back under anything recorded meanwhile.
-      for (const { state, samples, delta } of taken) {
+      // Put the samples back in front of anything recorded meanwhile; the overlay is rebuilt on the next read.
+      for (const state of taken) {
+        const samples = state.inflightSamples!;
         state.inflight = undefined;
+        state.inflightSamples = undefined;
         if (this.find(state.key.modelId, state.key.version, state.key.task) !== state) continue; // dropped meanwhile
-        if (state.overlay) delta.merge(state.overlay);
-        state.overlay = delta;
-        state.folded += samples.length;
         state.pending = samples.concat(state.pending);
+        state.overlay = undefined;
+        state.folded = 0;
+        state.changes++;
         this.dirty.add(state);
       }
       this.pendingSamples += pending;
       throw error;
     }
-    for (const { state, delta } of taken) {
-      state.stored.merge(delta);
+    for (const state of taken) {
+      // Fold in place: no new objects for a key that already has history.
+      if (state.inflight !== undefined) state.stored.merge(state.inflight);
+      else state.stored.fold(state.inflightSamples!);
       state.inflight = undefined;
+      state.inflightSamples = undefined;
     }
     if (prune) this.prunedAt = now;
     return perfSeq;

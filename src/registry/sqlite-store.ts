@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { invalidArgument, isModelpoolError, ModelpoolError } from '../errors.js';
 import { integer, nonEmptyString } from '../validate.js';
-import { mergeAggregateJson, mergeStatsJson, type AggregateJson, type PerfStatsJson } from './aggregate.js';
+import { Aggregate, DecayedSums, foldAggregate, foldStats, groupByBucket, liveStatsFromJSON, liveStatsToJSON, type AggregateJson, type LiveStats, type PerfStatsJson, type RecordedSample } from './aggregate.js';
 import {
   conflict,
   nameTaken,
@@ -13,6 +13,7 @@ import {
   type ModelWrite,
   type PerfBucketRow,
   type PerfFlush,
+  type PerfFlushKey,
   type PerfFlushResult,
   type PerfKey,
   type PerfStatsRow,
@@ -201,6 +202,14 @@ export class SqliteRegistryStore implements RegistryStore {
   private known: StoreCursor = { models: 0, perf: 0 };
   private writes = 0;
   private closed = false;
+  /**
+   * Rows this connection last wrote in a flush, parsed, with the perf sequence they were written
+   * at. The sequence is unique per committed write (a counter bumped inside each write
+   * transaction), so a row whose seq still matches is byte for byte what the cache holds: a flush
+   * folds into the cached objects without parsing the row again. Cleared when a flush fails.
+   */
+  private readonly statsCache = new Map<string, { seq: number; live: LiveStats }>();
+  private readonly bucketCache = new Map<string, { seq: number; aggregate: Aggregate }>();
 
   /** Opens (creating if absent) and migrates the file. Throws STORE_CORRUPT naming the path for a damaged file. */
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -351,7 +360,9 @@ export class SqliteRegistryStore implements RegistryStore {
       allBuckets: db.prepare('SELECT model_id, version, task, start, aggregate FROM perf_buckets WHERE start >= ?'),
       statsSince: db.prepare('SELECT model_id, version, task, stats FROM perf_stats WHERE seq > ?'),
       bucketsSince: db.prepare('SELECT model_id, version, task, start, aggregate FROM perf_buckets WHERE seq > ? AND start >= ?'),
+      updateStats: db.prepare('UPDATE perf_stats SET seq = ?, stats = ? WHERE model_id = ? AND version = ? AND task = ? AND seq = ?'),
       stats: db.prepare('SELECT stats FROM perf_stats WHERE model_id = ? AND version = ? AND task = ?').pluck(),
+      updateBucket: db.prepare('UPDATE perf_buckets SET seq = ?, aggregate = ? WHERE model_id = ? AND version = ? AND task = ? AND start = ? AND seq = ?'),
       bucket: db.prepare('SELECT aggregate FROM perf_buckets WHERE model_id = ? AND version = ? AND task = ? AND start = ?').pluck(),
       putStats: db.prepare(
         `INSERT INTO perf_stats (model_id, version, task, seq, stats) VALUES (?, ?, ?, ?, ?)
@@ -374,11 +385,12 @@ export class SqliteRegistryStore implements RegistryStore {
   }
 
   /** Runs `body` in a transaction, mapping SQLite errors to typed ones. */
-  private run<T>(action: string, kind: 'deferred' | 'immediate', body: () => T): T {
+  private run<T>(action: string, kind: 'deferred' | 'immediate', body: () => T, onFailure?: () => void): T {
     this.assertOpen();
     try {
       return this.db.transaction(body)[kind]();
     } catch (error) {
+      onFailure?.();
       throw this.failure(error, action);
     }
   }
@@ -463,6 +475,7 @@ export class SqliteRegistryStore implements RegistryStore {
         s.deleteModelStats.run(write.modelId);
         s.deleteModelBuckets.run(write.modelId);
         s.deleteModel.run(write.modelId);
+        this.forgetCached(write.modelId);
       } else {
         const names = [document.model.id, ...document.model.aliases];
         names.forEach((name, index) => {
@@ -478,6 +491,7 @@ export class SqliteRegistryStore implements RegistryStore {
           s.deleteVersionTransitions.run(write.modelId, version);
           s.deleteVersionStats.run(write.modelId, version);
           s.deleteVersionBuckets.run(write.modelId, version);
+          this.forgetCached(write.modelId, version);
         }
         for (const transition of write.newTransitions) {
           s.insertTransition.run(write.modelId, transition.version, transition.from, transition.to, transition.at, transition.reason);
@@ -506,22 +520,73 @@ export class SqliteRegistryStore implements RegistryStore {
         if (found === undefined) exists.set(id, (found = s.versionExists.get(key.modelId, key.version) !== undefined));
         return found;
       };
-      for (const delta of flush.stats) {
-        if (!versionExists(delta)) continue;
-        const existing = s.stats.get(delta.modelId, delta.version, delta.task) as string | undefined;
-        const stats = mergeStatsJson(existing === undefined ? undefined : (JSON.parse(existing) as PerfStatsJson), delta.stats, flush.halfLifeMs);
-        s.putStats.run(delta.modelId, delta.version, delta.task, perfSeq, JSON.stringify(stats));
+      for (const flushed of flush.keys) {
+        if (!versionExists(flushed)) continue;
+        const id = `${flushed.modelId}\n${flushed.version}\n${flushed.task}`;
+        this.flushStats(id, flushed, flush, perfSeq);
+        for (const [start, samples] of groupByBucket(flushed.samples, flush.bucketMs)) this.flushBucket(`${id}\n${start}`, flushed, start, samples, flush, perfSeq);
       }
-      for (const delta of flush.buckets) {
-        if (!versionExists(delta)) continue;
-        const existing = s.bucket.get(delta.modelId, delta.version, delta.task, delta.start) as string | undefined;
-        const aggregate = mergeAggregateJson(existing === undefined ? undefined : (JSON.parse(existing) as AggregateJson), delta.aggregate);
-        s.putBucket.run(delta.modelId, delta.version, delta.task, delta.start, perfSeq, JSON.stringify(aggregate));
+      if (flush.pruneBefore !== undefined) {
+        s.pruneBuckets.run(flush.pruneBefore);
+        for (const id of this.bucketCache.keys()) if (Number(id.slice(id.lastIndexOf('\n') + 1)) < flush.pruneBefore) this.bucketCache.delete(id);
       }
-      if (flush.pruneBefore !== undefined) s.pruneBuckets.run(flush.pruneBefore);
       this.see({ models: 0, perf: perfSeq });
       return { perfSeq };
+    }, () => {
+      // The transaction rolled back (and its perf sequence may be reused): the cache may hold what was not written.
+      this.statsCache.clear();
+      this.bucketCache.clear();
     });
+  }
+
+  /**
+   * Folds a key's samples into its stats row. Fast path: fold into the cached row and write it
+   * back only if the stored row is still the cached one (same seq); else read, fold, write.
+   */
+  private flushStats(id: string, key: PerfFlushKey, flush: PerfFlush, perfSeq: number): void {
+    const s = this.statements;
+    const { modelId, version, task } = key;
+    const cached = this.statsCache.get(id);
+    if (cached !== undefined) {
+      foldStats(cached.live, key.samples, flush.halfLifeMs);
+      if (s.updateStats.run(perfSeq, JSON.stringify(liveStatsToJSON(cached.live)), modelId, version, task, cached.seq).changes === 1) {
+        cached.seq = perfSeq;
+        return;
+      }
+      this.statsCache.delete(id); // another connection wrote the row since (or it is gone)
+    }
+    const text = s.stats.get(modelId, version, task) as string | undefined;
+    const live = text === undefined ? { decayed: new DecayedSums(), all: new Aggregate(flush.relativeAccuracy) } : liveStatsFromJSON(JSON.parse(text) as PerfStatsJson);
+    foldStats(live, key.samples, flush.halfLifeMs);
+    s.putStats.run(modelId, version, task, perfSeq, JSON.stringify(liveStatsToJSON(live)));
+    this.statsCache.set(id, { seq: perfSeq, live });
+  }
+
+  private flushBucket(id: string, key: PerfKey, start: number, samples: readonly RecordedSample[], flush: PerfFlush, perfSeq: number): void {
+    const s = this.statements;
+    const { modelId, version, task } = key;
+    const cached = this.bucketCache.get(id);
+    if (cached !== undefined) {
+      foldAggregate(cached.aggregate, samples);
+      if (s.updateBucket.run(perfSeq, JSON.stringify(cached.aggregate.toJSON()), modelId, version, task, start, cached.seq).changes === 1) {
+        cached.seq = perfSeq;
+        return;
+      }
+      this.bucketCache.delete(id);
+    }
+    const text = s.bucket.get(modelId, version, task, start) as string | undefined;
+    const aggregate = text === undefined ? new Aggregate(flush.relativeAccuracy) : Aggregate.fromJSON(JSON.parse(text) as AggregateJson);
+    foldAggregate(aggregate, samples);
+    s.putBucket.run(modelId, version, task, start, perfSeq, JSON.stringify(aggregate.toJSON()));
+    this.bucketCache.set(id, { seq: perfSeq, aggregate });
+  }
+
+  /** Forgets cached rows of a model (of one version when given). */
+  private forgetCached(modelId: string, version?: string): void {
+    const prefix = version === undefined ? `${modelId}\n` : `${modelId}\n${version}\n`;
+    for (const cache of [this.statsCache, this.bucketCache] as Array<Map<string, unknown>>) {
+      for (const id of cache.keys()) if (id.startsWith(prefix)) cache.delete(id);
+    }
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { ModelpoolError } from '../errors.js';
-import { mergeAggregateJson, mergeStatsJson, type AggregateJson, type PerfStatsJson } from './aggregate.js';
+import { Aggregate, DecayedSums, foldAggregate, foldStats, groupByBucket, liveStatsFromJSON, liveStatsToJSON, type AggregateJson, type LiveStats, type PerfStatsJson, type RecordedSample } from './aggregate.js';
 import type { HardwareNeeds, LifecycleState, LocalModelMetadata, ModelSource, TransitionRecord } from './types.js';
 
 /**
@@ -117,11 +117,19 @@ export interface WriteResult {
   perfSeq?: number;
 }
 
+/** The samples of one (model, version, task) recorded since the last flush, oldest first. */
+export interface PerfFlushKey extends PerfKey {
+  samples: readonly RecordedSample[];
+}
+
 export interface PerfFlush {
-  /** Deltas to merge (never priors). */
-  stats: PerfStatsRow[];
-  buckets: PerfBucketRow[];
+  /** Samples to fold into each key's stats and buckets (creating them as needed). */
+  keys: PerfFlushKey[];
   halfLifeMs: number;
+  /** Width of the time buckets (ms). */
+  bucketMs: number;
+  /** Relative accuracy of the sketches of newly created stats and buckets. */
+  relativeAccuracy: number;
   /** Drop buckets that started before this (epoch ms). */
   pruneBefore?: number;
 }
@@ -142,7 +150,10 @@ export interface RegistryStore {
    * another model. A refused write changes nothing.
    */
   writeModel(write: ModelWrite): Promise<WriteResult>;
-  /** Merges performance deltas atomically (read, merge, write in one transaction); rows of versions that no longer exist are dropped. */
+  /**
+   * Folds flushed samples into the stored stats and buckets atomically (one transaction); keys of
+   * versions that no longer exist are dropped. Every row it writes gets the flush's perf sequence.
+   */
   flushPerformance(flush: PerfFlush): Promise<PerfFlushResult>;
   /** Idempotent. */
   close(): Promise<void>;
@@ -188,9 +199,19 @@ interface StoredModel {
   transitions: StoredTransition[];
 }
 
-interface StoredPerf<T> {
+interface StoredStats {
   seq: number;
-  row: T;
+  key: PerfKey;
+  live: LiveStats;
+  /** The key's time buckets by start. */
+  buckets: Map<number, StoredBucket>;
+}
+
+interface StoredBucket {
+  seq: number;
+  key: PerfKey;
+  start: number;
+  aggregate: Aggregate;
 }
 
 const CHANGE_LOG_LIMIT = 10_000;
@@ -209,8 +230,12 @@ export class MemoryRegistryStore implements RegistryStore {
   private changes: Array<{ seq: number; modelId: string }> = [];
   private modelSeq = 0;
   private perfSeq = 0;
-  private readonly stats = new Map<string, StoredPerf<PerfStatsRow>>();
-  private readonly buckets = new Map<string, StoredPerf<PerfBucketRow>>();
+  /** Kept as live objects that flushes fold samples into (buckets under their key); read out as fresh JSON. */
+  private readonly stats = new Map<string, StoredStats>();
+
+  private *allBuckets(): Generator<StoredBucket> {
+    for (const stored of this.stats.values()) yield* stored.buckets.values();
+  }
   private closed = false;
 
   private assertOpen(): void {
@@ -230,8 +255,8 @@ export class MemoryRegistryStore implements RegistryStore {
     return {
       cursor: { models: this.modelSeq, perf: this.perfSeq },
       models: [...this.models.keys()].map((id) => this.document(id, options.transitionLimit)!),
-      stats: [...this.stats.values()].map((stored) => structuredClone(stored.row)),
-      buckets: [...this.buckets.values()].filter((stored) => stored.row.start >= options.bucketsSince).map((stored) => structuredClone(stored.row)),
+      stats: [...this.stats.values()].map(statsRow),
+      buckets: [...this.allBuckets()].filter((stored) => stored.start >= options.bucketsSince).map(bucketRow),
     };
   }
 
@@ -244,14 +269,11 @@ export class MemoryRegistryStore implements RegistryStore {
       return { cursor: next, snapshot: await this.load(options), models: [], stats: [], buckets: [] };
     }
     const ids = new Set(this.changes.filter((change) => change.seq > cursor.models).map((change) => change.modelId));
-    const newer = <T>(stored: StoredPerf<T>): boolean => stored.seq > cursor.perf;
     return {
       cursor: next,
       models: [...ids].map((id) => ({ id, document: this.document(id, options.transitionLimit) })),
-      stats: [...this.stats.values()].filter(newer).map((stored) => structuredClone(stored.row)),
-      buckets: [...this.buckets.values()]
-        .filter((stored) => newer(stored) && stored.row.start >= options.bucketsSince)
-        .map((stored) => structuredClone(stored.row)),
+      stats: [...this.stats.values()].filter((stored) => stored.seq > cursor.perf).map(statsRow),
+      buckets: [...this.allBuckets()].filter((stored) => stored.seq > cursor.perf && stored.start >= options.bucketsSince).map(bucketRow),
     };
   }
 
@@ -272,10 +294,8 @@ export class MemoryRegistryStore implements RegistryStore {
     if (previous !== undefined) for (const name of [previous.id, ...previous.aliases]) this.names.delete(name);
     const removedVersions = new Set(write.removedVersions);
     const dropPerf = (modelId: string, version?: string): void => {
-      for (const map of [this.stats, this.buckets] as Array<Map<string, StoredPerf<PerfKey>>>) {
-        for (const [key, value] of map) {
-          if (value.row.modelId === modelId && (version === undefined || value.row.version === version)) map.delete(key);
-        }
+      for (const [key, value] of this.stats) {
+        if (value.key.modelId === modelId && (version === undefined || value.key.version === version)) this.stats.delete(key);
       }
     };
     if (document === null) {
@@ -293,7 +313,10 @@ export class MemoryRegistryStore implements RegistryStore {
     const result: WriteResult = { modelSeq: ++this.modelSeq };
     if (write.priors.length > 0) {
       result.perfSeq = ++this.perfSeq;
-      for (const prior of write.priors) this.stats.set(perfKey(prior), { seq: this.perfSeq, row: structuredClone(prior) });
+      for (const prior of write.priors) {
+        const id = perfKey(prior);
+        this.stats.set(id, { seq: this.perfSeq, key: pickKey(prior), live: liveStatsFromJSON(prior.stats), buckets: this.stats.get(id)?.buckets ?? new Map() });
+      }
     }
     this.changes.push({ seq: this.modelSeq, modelId: write.modelId });
     if (this.changes.length > CHANGE_LOG_LIMIT) this.changes = this.changes.slice(-CHANGE_LOG_LIMIT);
@@ -304,20 +327,25 @@ export class MemoryRegistryStore implements RegistryStore {
     this.assertOpen();
     const perfSeq = ++this.perfSeq;
     const exists = (key: PerfKey): boolean => this.versions.get(key.modelId)?.has(key.version) === true;
-    for (const delta of flush.stats) {
-      if (!exists(delta)) continue;
-      const key = perfKey(delta);
-      const row: PerfStatsRow = { ...pickKey(delta), stats: mergeStatsJson(this.stats.get(key)?.row.stats, delta.stats, flush.halfLifeMs) };
-      this.stats.set(key, { seq: perfSeq, row }); // the delta is the caller's fresh object: no copy needed
-    }
-    for (const delta of flush.buckets) {
-      if (!exists(delta)) continue;
-      const key = `${perfKey(delta)}\n${delta.start}`;
-      const row: PerfBucketRow = { ...pickKey(delta), start: delta.start, aggregate: mergeAggregateJson(this.buckets.get(key)?.row.aggregate, delta.aggregate) };
-      this.buckets.set(key, { seq: perfSeq, row });
+    for (const flushed of flush.keys) {
+      if (!exists(flushed)) continue;
+      const id = perfKey(flushed);
+      let stored = this.stats.get(id);
+      if (stored === undefined) {
+        const live: LiveStats = { decayed: new DecayedSums(), all: new Aggregate(flush.relativeAccuracy) };
+        this.stats.set(id, (stored = { seq: perfSeq, key: pickKey(flushed), live, buckets: new Map() }));
+      }
+      stored.seq = perfSeq;
+      foldStats(stored.live, flushed.samples, flush.halfLifeMs);
+      for (const [start, samples] of groupByBucket(flushed.samples, flush.bucketMs)) {
+        let bucket = stored.buckets.get(start);
+        if (bucket === undefined) stored.buckets.set(start, (bucket = { seq: perfSeq, key: stored.key, start, aggregate: new Aggregate(flush.relativeAccuracy) }));
+        bucket.seq = perfSeq;
+        foldAggregate(bucket.aggregate, samples);
+      }
     }
     if (flush.pruneBefore !== undefined) {
-      for (const [key, stored] of this.buckets) if (stored.row.start < flush.pruneBefore) this.buckets.delete(key);
+      for (const stored of this.stats.values()) for (const start of stored.buckets.keys()) if (start < flush.pruneBefore) stored.buckets.delete(start);
     }
     return { perfSeq };
   }
@@ -325,6 +353,14 @@ export class MemoryRegistryStore implements RegistryStore {
   async close(): Promise<void> {
     this.closed = true;
   }
+}
+
+function statsRow(stored: StoredStats): PerfStatsRow {
+  return { ...stored.key, stats: liveStatsToJSON(stored.live) };
+}
+
+function bucketRow(stored: StoredBucket): PerfBucketRow {
+  return { ...stored.key, start: stored.start, aggregate: stored.aggregate.toJSON() };
 }
 
 export function pickKey(key: PerfKey): PerfKey {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { APPLICATION_ID, MIGRATIONS, ModelRegistry, SqliteRegistryStore, type RegistryEvents } from '../../src/registry/index.js';
-import { expectError, tempFolder } from './helpers.js';
+import { expectError, manualClock, tempFolder } from './helpers.js';
 
 const source = { kind: 'openai' as const, model: 'x' };
 const digest = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -53,6 +53,81 @@ describe('SqliteRegistryStore', () => {
 });
 
 describe('ModelRegistry on SQLite', () => {
+  it('folds flushes from two connections into the same rows without double counting or losing any (row cache, stale rows, rollback, prune)', async () => {
+    const path = dbPath();
+    const clock = manualClock();
+    const history = { bucketMs: 60_000, retentionMs: 120_000 };
+    const a = await ModelRegistry.open({ path, refreshIntervalMs: 0, now: clock.read, history });
+    const b = await ModelRegistry.open({ path, refreshIntervalMs: 0, now: clock.read, history, sqlite: { busyTimeoutMs: 0 } });
+    await a.registerModel({ id: 'm', version: { version: '1', source } });
+    await a.registerVersion('m', { version: '2', source });
+    await b.refresh();
+    const record = (registry: ModelRegistry, totalMs: number, count = 1, version = '1') => {
+      for (let index = 0; index < count; index++) registry.recordSample({ model: 'm', version, task: 'chat', totalMs, success: true });
+    };
+    record(a, 10, 3);
+    await a.flush(); // new rows, cached by A
+    record(a, 10, 2);
+    await a.flush(); // A's cache is current: fast path
+    record(b, 20, 4);
+    await b.flush(); // B has no cache: reads A's rows
+    record(a, 30, 1);
+    await a.flush(); // A's cached rows are stale (B wrote them): re-read, fold, write
+    record(b, 40, 1, '2');
+    await b.flush();
+
+    // A flush that fails inside its transaction (the write lock is taken) keeps its samples and drops B's cache.
+    const blocker = new Database(path, { timeout: 0 });
+    blocker.exec('BEGIN IMMEDIATE');
+    record(b, 50, 2);
+    await expect(b.flush()).rejects.toMatchObject({ code: 'STORE_FAILED' });
+    blocker.exec('ROLLBACK');
+    blocker.close();
+    await b.flush();
+    record(b, 50, 1);
+    await b.flush();
+
+    // Removing a version forgets its cached rows; a later version 2 starts empty.
+    await b.refresh();
+    await b.removeVersion('m', '2');
+    await a.refresh();
+    await a.registerVersion('m', { version: '2', source });
+    await b.refresh();
+    record(b, 60, 1, '2');
+    await b.flush();
+
+    for (const registry of [a, b]) {
+      await registry.refresh();
+      const summary = registry.performance('m', { task: 'chat' })!;
+      expect(summary.samples).toBe(13);
+      expect(summary.totalMs!.mean).toBeCloseTo((5 * 10 + 4 * 20 + 30 + 3 * 50) / 13, 9);
+      expect(registry.performance('m', { task: 'chat', window: '1h' })!.samples).toBe(13);
+      expect(registry.performance('m', { version: '2', task: 'chat' })!.samples).toBe(1);
+    }
+    const fresh = await ModelRegistry.open({ path, refreshIntervalMs: 0, now: clock.read, history });
+    expect(fresh.performance('m', { task: 'chat' })!.samples).toBe(13);
+    // Version 2 starts from version 1's prior plus its one sample, the same seen from every side.
+    expect(fresh.performance('m', { version: '2', task: 'chat' })).toEqual(b.performance('m', { version: '2', task: 'chat' }));
+    expect(fresh.performance('m', { version: '2', task: 'chat' })!.prior?.fromVersion).toBe('1');
+    await fresh.close();
+
+    // Old buckets are pruned from the file and from the row cache; the all-time stats keep counting.
+    clock.advance(10 * 60_000);
+    record(a, 70, 1);
+    await a.flush();
+    record(a, 70, 1);
+    await a.flush();
+    await b.refresh();
+    expect(b.performance('m', { task: 'chat' })!.samples).toBe(15);
+    expect(b.performance('m', { task: 'chat', window: '1h' })!.samples).toBe(15); // B's view keeps the buckets it read
+    await a.close();
+    await b.close();
+    const reopened = await ModelRegistry.open({ path, refreshIntervalMs: 0, now: clock.read, history });
+    expect(reopened.performance('m', { task: 'chat', window: '24h' })!.samples).toBe(2);
+    expect(reopened.performance('m', { task: 'chat' })!.samples).toBe(15);
+    await reopened.close();
+  });
+
   it('survives close and reopen with everything committed', async () => {
     const path = dbPath();
     const first = await ModelRegistry.open({ path, refreshIntervalMs: 0 });
