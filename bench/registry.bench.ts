@@ -20,6 +20,7 @@ import Database from 'better-sqlite3';
 import { Bench } from 'tinybench';
 import { expect, it } from 'vitest';
 import { ModelRegistry, type ModelQuery, type Task } from '../src/registry/index.js';
+import { seededRandom as random } from '../test/helpers/expect.js';
 
 const MODELS = 10_000;
 const SAMPLES = 100_000;
@@ -27,16 +28,6 @@ const TASKS: Task[] = ['chat', 'completion', 'embedding', 'judge', 'code'];
 const CONTEXTS = [2048, 4096, 8192, 32_768, 131_072];
 const QUERY: ModelQuery = { task: 'chat', maxMemoryBytes: 8e9, minContextLength: 8192, localOnly: true };
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function populate(registry: ModelRegistry): Promise<void> {
   const next = random(42);

@@ -14,6 +14,7 @@ import {
   setLogLevel,
 } from '../../src/engine/index.js';
 import { cachedTestModel } from '../../src/testing/model-generator.js';
+import { expectCode } from '../helpers/expect.js';
 import { STORIES, collect, repoRoot } from '../helpers/models.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'modelpool-engine-'));
@@ -23,18 +24,6 @@ const reference = JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'st
   text: string;
 };
 
-async function expectCode(promise: Promise<unknown> | (() => unknown), code: string, field?: string) {
-  let error: unknown;
-  try {
-    await (typeof promise === 'function' ? promise() : promise);
-  } catch (e) {
-    error = e;
-  }
-  expect(error, `expected ${code}`).toBeInstanceOf(ModelpoolError);
-  expect((error as ModelpoolError).code).toBe(code);
-  if (field) expect((error as ModelpoolError).field).toBe(field);
-  return error as ModelpoolError;
-}
 
 describe('deviceInfo', () => {
   it('reports the CPU, RAM and the compiled backends', () => {

@@ -4,10 +4,11 @@
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { ModelpoolError, isModelpoolError, type ErrorCode } from '../../src/errors.js';
+import type { ModelpoolError } from '../../src/errors.js';
 import { ModelPool, formatBytes } from '../../src/pool/index.js';
 import type { Lease, PoolEvent, PoolOptions } from '../../src/pool/types.js';
 import { FakeLoader, MB, sleep, type FakeModelConfig } from './fake-loader.js';
+import { expectCode } from '../helpers/expect.js';
 
 const pools: ModelPool[] = [];
 afterEach(async () => {
@@ -31,16 +32,6 @@ function setup(
   return { pool, loader, events };
 }
 
-async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<ModelpoolError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (!isModelpoolError(error)) throw error;
-    expect(error.code, error.message).toBe(code);
-    return error;
-  }
-  throw new Error(`expected ${code}, but it resolved`);
-}
 
 const loaded = (pool: ModelPool): string[] =>
   pool

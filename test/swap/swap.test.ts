@@ -5,11 +5,12 @@
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { isModelpoolError, type ErrorCode, type ModelpoolError } from '../../src/errors.js';
+import type { ModelpoolError } from '../../src/errors.js';
 import { ModelPool } from '../../src/pool/index.js';
 import type { PoolEvent, PoolOptions } from '../../src/pool/types.js';
 import { validateSwapOptions } from '../../src/swap/index.js';
 import { FakeLoader, MB, sleep, type FakeModelConfig } from '../pool/fake-loader.js';
+import { expectCode } from '../helpers/expect.js';
 
 const pools: ModelPool[] = [];
 afterEach(async () => {
@@ -32,16 +33,6 @@ function setup(sources: Record<string, FakeModelConfig>, options: Omit<PoolOptio
   return { pool, loader, events };
 }
 
-async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<ModelpoolError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (!isModelpoolError(error)) throw error;
-    expect(error.code, error.message).toBe(code);
-    return error;
-  }
-  throw new Error(`expected ${code}, but it resolved`);
-}
 
 const versionOf = async (pool: ModelPool): Promise<string | undefined> => pool.use('m', (l) => l.version);
 
