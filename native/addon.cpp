@@ -478,6 +478,7 @@ class Model : public Napi::ObjectWrap<Model> {
     Napi::Object o = Napi::Object::New(info.Env());
     o.Set("threads", core_ ? core_->Threads() : 0);
     o.Set("activeRequests", core_ ? (double)core_->ActiveRequests() : 0.0);
+    o.Set("decodeSteps", core_ ? (double)core_->DecodeSteps() : 0.0);
     o.Set("closed", !core_ || core_->Closing());
     return o;
   }

@@ -468,6 +468,7 @@ void ModelCore::Step(std::vector<std::shared_ptr<Request>>& active, std::vector<
 
   const double t0 = NowMs(), c0 = ProcessCpuMs();
   const int32_t rc = llama_decode(ctx_, batch_);
+  decode_steps_++;
   const double t1 = NowMs();
   const double step_ms = t1 - t0, step_cpu = ProcessCpuMs() - c0;
 

@@ -140,6 +140,8 @@ class ModelCore {
   void SetThreads(int32_t threads, int32_t batch_threads);
   int32_t Threads() const { return threads_.load(); }
   size_t ActiveRequests() const { return active_count_.load(); }
+  // llama_decode calls made for generation so far (one per scheduler step).
+  uint64_t DecodeSteps() const { return decode_steps_.load(); }
   bool Closing() const { return closing_.load(); }
 
   // Immutable after Load(): safe from any thread.
@@ -188,6 +190,7 @@ class ModelCore {
   std::atomic<int32_t> threads_{1};
   std::atomic<int32_t> batch_threads_{1};
   std::atomic<size_t> active_count_{0};
+  std::atomic<uint64_t> decode_steps_{0};
   std::thread thread_;
 };
 

@@ -496,6 +496,11 @@ export class Model implements EngineModel {
   get activeRequests(): number {
     return this.#active;
   }
+  /** Batched decode steps run for generation so far (all sequences of a step count once). */
+  get decodeSteps(): number {
+    return this.#native.stats().decodeSteps;
+  }
+
   get disposed(): boolean {
     return this.#disposing !== undefined;
   }

@@ -107,7 +107,7 @@ export interface NativeModel {
   wake(): void;
   embed(texts: string[], callback: NativeRequestCallback): NativeRequestHandle;
   setThreads(threads: number, batchThreads: number): void;
-  stats(): { threads: number; activeRequests: number; closed: boolean };
+  stats(): { threads: number; activeRequests: number; closed: boolean; decodeSteps: number };
   close(abort: boolean): Promise<void>;
 }
 

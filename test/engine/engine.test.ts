@@ -251,6 +251,15 @@ describe('Model on stories260K', () => {
     expect(Math.max(...together.map((r) => r.queuedMs))).toBeGreaterThan(0);
   });
 
+  it('starts requests made in one event-loop turn together: one decode step per token for all of them', async () => {
+    const before = model.decodeSteps;
+    const prompts = ['Once upon a time', 'The little dog', 'Tom and Sue', 'Mom said'];
+    const results = await Promise.all(prompts.map((prompt) => model.complete({ prompt, temperature: 0, maxTokens: 20 })));
+    expect(results.every((r) => r.generatedTokens === 20)).toBe(true);
+    // One step takes every prompt and yields each first token; 19 more steps yield the rest.
+    expect(model.decodeSteps - before).toBe(20);
+  });
+
   it('lets a request join while another is generating', async () => {
     const long = model.generate({ prompt: 'Once upon a time', temperature: 0, maxTokens: 200 });
     const iterator = long[Symbol.asyncIterator]();
