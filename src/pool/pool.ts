@@ -10,6 +10,7 @@
  */
 
 import { performance } from 'node:perf_hooks';
+import { KeepAlive } from '../core/keep-alive.js';
 import { ModelpoolError, isModelpoolError } from '../errors.js';
 import type { EngineModel, EstimateOptions, MemoryReport } from '../engine/types.js';
 import { nonEmptyString } from '../validate.js';
@@ -95,6 +96,8 @@ class Waiter implements Queued {
   settled = false;
   timer: NodeJS.Timeout | undefined;
   onAbort: (() => void) | undefined;
+  /** Releases the event-loop hold taken while the waiter is queued. */
+  releaseHold: () => void = noop;
   constructor(
     readonly entry: Entry,
     readonly key: number,
@@ -119,6 +122,8 @@ interface MemoryJob {
   readonly reject: (error: unknown) => void;
   timer: NodeJS.Timeout | undefined;
   wakeTimer: NodeJS.Timeout | undefined;
+  /** Releases the event-loop hold taken while the job is pending. */
+  releaseHold: () => void;
   done: boolean;
 }
 
@@ -222,6 +227,8 @@ function wrapLoadError(error: unknown, spec: ModelSpec): ModelpoolError {
   });
 }
 
+function noop(): void {}
+
 function disposedError(): ModelpoolError {
   return new ModelpoolError('DISPOSED', 'The model pool has been disposed');
 }
@@ -275,6 +282,8 @@ export class ModelPool implements AsyncDisposable {
   #pumpAgain = false;
   #disposed = false;
   #disposing: Promise<void> | undefined;
+  /** Holds the event loop open while a request, load, unload, swap or disposal is pending. */
+  readonly #keepAliveHold = new KeepAlive();
 
   static {
     releaseLease = (pool, entry, ref) => pool.#release(entry, ref);
@@ -347,7 +356,7 @@ export class ModelPool implements AsyncDisposable {
   async unload(modelId: string): Promise<void> {
     this.#checkOpen();
     const entry = this.#entry(modelId);
-    await this.#unloadEntry(entry, 'explicit');
+    await this.#keepAliveHold.track(this.#unloadEntry(entry, 'explicit'));
   }
 
   /** Unloads a model and forgets it; later acquires get MODEL_NOT_FOUND. */
@@ -356,7 +365,7 @@ export class ModelPool implements AsyncDisposable {
     const entry = this.#entry(modelId);
     entry.removed = true;
     this.#entries.delete(modelId);
-    await this.#unloadEntry(entry, 'remove');
+    await this.#keepAliveHold.track(this.#unloadEntry(entry, 'remove'));
   }
 
   // ---------------------------------------------------------------- leases
@@ -417,7 +426,7 @@ export class ModelPool implements AsyncDisposable {
    */
   swapVersion(modelId: string, spec: Omit<ModelSpec, 'id'> & { id?: string }, options?: SwapOptions): Promise<SwapResult> {
     if (this.#disposed) return Promise.reject(disposedError());
-    return runSwap(this.#swapHost, modelId, { ...spec, id: modelId } as ModelSpec, options);
+    return this.#keepAliveHold.track(runSwap(this.#swapHost, modelId, { ...spec, id: modelId } as ModelSpec, options));
   }
 
   // ---------------------------------------------------------------- observation
@@ -504,7 +513,7 @@ export class ModelPool implements AsyncDisposable {
   dispose(options: { abort?: boolean } = {}): Promise<void> {
     if (this.#disposing !== undefined) return this.#disposing;
     this.#disposed = true;
-    this.#disposing = this.#disposeAll(options.abort === true);
+    this.#disposing = this.#keepAliveHold.track(this.#disposeAll(options.abort === true));
     return this.#disposing;
   }
 
@@ -607,6 +616,7 @@ export class ModelPool implements AsyncDisposable {
       const arrivedAt = now();
       const waiter = new Waiter(entry, queueKey(arrivedAt, priority, this.#priorityStepMs), this.#seq++, arrivedAt, signal, resolve, reject);
       entry.waiters.push(waiter);
+      waiter.releaseHold = this.#keepAliveHold.hold();
       this.#queued++;
       this.#clearKeepAlive(entry);
       if (timeoutMs !== undefined) {
@@ -651,11 +661,17 @@ export class ModelPool implements AsyncDisposable {
   /** Settles a waiter already out of the heap (or being drained from it). */
   #settleWaiter(waiter: Waiter, error: unknown): void {
     if (waiter.settled) return;
+    this.#dequeued(waiter);
+    waiter.reject(error);
+  }
+
+  /** Bookkeeping for a waiter that leaves the queue, granted or not. */
+  #dequeued(waiter: Waiter): void {
     waiter.settled = true;
     this.#queued--;
     if (waiter.timer !== undefined) clearTimeout(waiter.timer);
     if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
-    waiter.reject(error);
+    waiter.releaseHold();
   }
 
   #grant(entry: Entry, arrivedAt: number, signal: AbortSignal | undefined): Lease {
@@ -767,10 +783,7 @@ export class ModelPool implements AsyncDisposable {
         return;
       }
       const waiter = entry.waiters.pop()!;
-      waiter.settled = true;
-      this.#queued--;
-      if (waiter.timer !== undefined) clearTimeout(waiter.timer);
-      if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+      this.#dequeued(waiter);
       waiter.resolve(this.#grant(entry, waiter.arrivedAt, waiter.signal));
       this.#emitQueue(entry);
       if (entry.waiters.size === 0) candidates.splice(best, 1);
@@ -788,7 +801,7 @@ export class ModelPool implements AsyncDisposable {
     const spec = entry.spec;
     const abort = new AbortController();
     entry.loadAbort = abort;
-    entry.loading = (async () => {
+    entry.loading = this.#keepAliveHold.track((async () => {
       try {
         await this.#init();
         const plan = await this.#plan(entry, spec, false);
@@ -817,7 +830,7 @@ export class ModelPool implements AsyncDisposable {
         this.#pump();
         this.#maybeIdle(entry);
       }
-    })();
+    })());
   }
 
   /**
@@ -936,6 +949,7 @@ export class ModelPool implements AsyncDisposable {
         reject,
         timer: undefined,
         wakeTimer: undefined,
+        releaseHold: this.#keepAliveHold.hold(),
         done: false,
       };
       job.timer = setTimeout(() => this.#failJob(job, this.#insufficient(entry, need, false, now() - createdAt)), this.#memoryWaitMs);
@@ -955,6 +969,7 @@ export class ModelPool implements AsyncDisposable {
     if (job.done) return false;
     job.done = true;
     this.#jobs.delete(job);
+    job.releaseHold();
     if (job.timer !== undefined) clearTimeout(job.timer);
     if (job.wakeTimer !== undefined) clearTimeout(job.wakeTimer);
     for (const victim of job.victims) {
@@ -1189,13 +1204,15 @@ export class ModelPool implements AsyncDisposable {
     entry.slot.replace(undefined);
     inst.role = 'draining';
     this.#updateRunning(entry);
-    entry.unloading = this.#unloadInstance(inst, reason).finally(() => {
-      entry.unloading = undefined;
-      entry.claimedBy?.victims.delete(entry);
-      entry.claimedBy = undefined;
-      if (entry.state === 'unloading') entry.state = 'unloaded';
-      this.#pump();
-    });
+    entry.unloading = this.#keepAliveHold.track(
+      this.#unloadInstance(inst, reason).finally(() => {
+        entry.unloading = undefined;
+        entry.claimedBy?.victims.delete(entry);
+        entry.claimedBy = undefined;
+        if (entry.state === 'unloading') entry.state = 'unloaded';
+        this.#pump();
+      }),
+    );
   }
 
   /**

@@ -197,6 +197,22 @@ async function realpathOrSelf(path: string): Promise<string> {
 }
 
 /**
+ * Samples are flushed in batches by an unref'd timer so an idle registry never holds a process open.
+ * A script that records samples and ends without close() would then lose the last batch: before the
+ * event loop empties, every open registry flushes what it holds ('beforeExit' fires again after the
+ * flush, when nothing is pending any more).
+ */
+const flushBeforeExit = new Map<object, () => void>();
+let exitFlushInstalled = false;
+function installExitFlush(): void {
+  if (exitFlushInstalled) return;
+  exitFlushInstalled = true;
+  process.on('beforeExit', () => {
+    for (const flush of flushBeforeExit.values()) flush();
+  });
+}
+
+/**
  * The model registry: what models exist, their versions and lifecycle, and how each performed.
  *
  * Reads (`get`, `resolve`, `find`, `performance`) are served from memory and never wait on the
@@ -237,10 +253,13 @@ export class ModelRegistry extends EventEmitter<RegistryEvents> {
     this.transitionLimit = options.transitionHistoryLimit ?? 20;
     this.now = options.now ?? Date.now;
     this.history = new PerformanceHistory(resolveHistoryOptions(options.history));
-    this.flushTimer = setInterval(() => {
+    const flushPending = (): void => {
       if (this.history.pending > 0) this.flushInBackground();
-    }, this.history.options.flushIntervalMs);
+    };
+    this.flushTimer = setInterval(flushPending, this.history.options.flushIntervalMs);
     this.flushTimer.unref();
+    flushBeforeExit.set(this, flushPending);
+    installExitFlush();
   }
 
   /** Opens a registry over `options.store` (or a SQLite file at `options.path`, or memory) and loads it. */
@@ -663,6 +682,7 @@ export class ModelRegistry extends EventEmitter<RegistryEvents> {
   async close(): Promise<void> {
     if (this.closing !== undefined) return this.closing;
     clearInterval(this.flushTimer);
+    flushBeforeExit.delete(this);
     this.closing = this.exclusive(async () => {
       try {
         await this.flushLocked();
