@@ -8,6 +8,7 @@
 #include <ctime>
 #include <map>
 
+#include "cpu_time.h"
 #include "ggml-backend.h"
 #include "../deps/llama.cpp/src/llama-ext.h"
 
@@ -18,10 +19,13 @@ double NowMs() {
   return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
 }
 
-static double ProcessCpuMs() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+// CPU ms the model's compute threads spent on one llama_decode/llama_encode that took `wall_ms`:
+// measured on the team where the build allows it, else the scheduler thread's own time plus the
+// workers counted busy for the whole call.
+static double StepCpuMs(double cpu_before, double cpu_after, double wall_ms, int n_threads) {
+  const double measured = cpu_after - cpu_before;
+  if (ComputeCpuMeasured() || n_threads <= 1) return measured;
+  return measured + wall_ms * (n_threads - 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -399,11 +403,14 @@ void ModelCore::RunEmbed(const std::shared_ptr<Request>& r) {
       batch_.logits[i] = true;
     }
     batch_.n_tokens = (int32_t)tokens.size();
-    const double t0 = NowMs(), c0 = ProcessCpuMs();
+    // The larger of the two thread counts covers both kinds of micro-batch (see Step()).
+    const int32_t nbt = std::max(llama_n_threads(ctx_), llama_n_threads_batch(ctx_));
+    const double t0 = NowMs(), c0 = ComputeTeamCpuMs(nbt);
     int32_t rc = llama_model_has_encoder(model_) && !llama_model_has_decoder(model_) ? llama_encode(ctx_, batch_)
                                                                                       : llama_decode(ctx_, batch_);
-    r->stats.native_ms += NowMs() - t0;
-    r->stats.cpu_ms += ProcessCpuMs() - c0;
+    const double wall = NowMs() - t0;
+    r->stats.native_ms += wall;
+    r->stats.cpu_ms += StepCpuMs(c0, ComputeTeamCpuMs(nbt), wall, nbt);
     r->stats.prompt_tokens += (int32_t)tokens.size();
     if (rc != 0) {
       std::lock_guard<std::mutex> lock(r->out_mutex);
@@ -466,13 +473,17 @@ void ModelCore::Step(std::vector<std::shared_ptr<Request>>& active, std::vector<
   const int32_t nt = threads_.load(), nbt = batch_threads_.load();
   if (nt != llama_n_threads(ctx_) || nbt != llama_n_threads_batch(ctx_)) llama_set_n_threads(ctx_, nt, nbt);
 
-  const double t0 = NowMs(), c0 = ProcessCpuMs();
+  // llama.cpp computes a one-token micro-batch with n_threads and a longer one with n_threads_batch;
+  // the larger team contains the smaller (OpenMP hands out the calling thread's workers in order).
+  const int32_t team = std::max(nt, nbt);
+  const double t0 = NowMs(), c0 = ComputeTeamCpuMs(team);
   const int32_t rc = llama_decode(ctx_, batch_);
   decode_steps_++;
   const double t1 = NowMs();
-  const double step_ms = t1 - t0, step_cpu = ProcessCpuMs() - c0;
+  const double step_ms = t1 - t0, step_cpu = StepCpuMs(c0, ComputeTeamCpuMs(team), step_ms, team);
 
-  // Share the step's CPU time by tokens; wall time counts fully for every participant.
+  // Share the step's CPU time (this model's threads only) by tokens, so a request's figure counts
+  // the work done for it; wall time counts fully for every participant.
   tokens_per_seq_.assign(n_seq_max_, 0);
   for (int32_t i = 0; i < batch_.n_tokens; i++) tokens_per_seq_[(size_t)batch_.seq_id[i][0]]++;
   for (auto& r : active) {

@@ -132,7 +132,12 @@ export interface GenerationStats {
   totalMs: number;
   /** Wall time of the native decode steps this request took part in. */
   nativeMs: number;
-  /** Thread CPU time of those steps, shared out among the sequences in each step. */
+  /**
+   * CPU time this model's own compute threads spent on those steps (the scheduler thread and its
+   * OpenMP workers; never other models' threads), shared out among the sequences of each step in
+   * proportion to the tokens each put in the batch. In builds without OpenMP (macOS) the worker
+   * threads are counted busy for the whole step.
+   */
   cpuMs: number;
   /** Time spent waiting for a free sequence slot. */
   queuedMs: number;
