@@ -4,8 +4,9 @@
  */
 
 import { cachedTestModel } from '../../src/testing/model-generator.js';
+import { STORIES } from '../helpers/models.js';
 
-export const STORIES = '/work/shared/models/stories260K.gguf';
+export { STORIES };
 
 export interface RealModels {
   stories: string;
