@@ -160,7 +160,11 @@ describe('Model on stories260K', () => {
     expect(r.nativeMs).toBeGreaterThan(0);
     expect(r.nativeMs).toBeLessThanOrEqual(r.totalMs + 1);
     expect(r.cpuMs).toBeGreaterThan(0);
+    // Submitted → admitted is the start of submitted → first token, which is within submitted → finished.
+    expect(Number.isFinite(r.queuedMs)).toBe(true);
     expect(r.queuedMs).toBeGreaterThanOrEqual(0);
+    expect(r.queuedMs).toBeLessThanOrEqual(r.timeToFirstTokenMs);
+    expect(r.timeToFirstTokenMs).toBeLessThanOrEqual(r.totalMs);
   });
 
   it('stops at stop strings and never streams them', async () => {
