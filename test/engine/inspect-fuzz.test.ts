@@ -1,7 +1,7 @@
 // Fuzzes inspect() with seeded random corruptions of stories260K's header: whatever the damage,
 // inspect() must either describe the file or throw INVALID_GGUF naming a field, never anything else
 // (no RangeError, no hang, no crash), since it is what stands between untrusted files and llama.cpp.
-import { copyFile, mkdtemp, open, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { copyFile, mkdtemp, open, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -216,19 +216,47 @@ describe('inspect fuzz', () => {
     }
   });
 
-  it('inspectGgufHeader agrees with inspect() on in-memory mutations', () => {
+  it('inspectGgufHeader agrees with inspect() on in-memory mutations', async () => {
+    /** 'accepted', or the field named by INVALID_GGUF; anything else thrown fails the test. */
+    const verdict = (run: () => unknown, what: string): { field: string; sliceTooShort: boolean } => {
+      try {
+        run();
+        return { field: 'accepted', sliceTooShort: false };
+      } catch (error) {
+        if (!(error instanceof ModelpoolError) || error.code !== 'INVALID_GGUF' || typeof error.field !== 'string' || error.field === '') {
+          throw new Error(`${what} threw ${String(error)}`, { cause: error });
+        }
+        return { field: error.field, sliceTooShort: /bytes given/.test(error.message) };
+      }
+    };
     const next = random(SEED + 1);
+    const counts = { accepted: 0, rejected: 0, compared: 0 };
+    const onDisk = join(dir, 'agree.gguf');
     for (let iteration = 0; iteration < 2000; iteration++) {
       const bytes = Buffer.from(original.subarray(0, headerRegion.length + 64));
       const at = Math.floor(next() * headerRegion.length);
       bytes[at] = Math.floor(next() * 256);
-      try {
-        inspectGgufHeader(parseGgufHeader(bytes, { fileSize: original.length, source: 'memory' }), 'memory');
-      } catch (error) {
-        if (!(error instanceof ModelpoolError) || error.code !== 'INVALID_GGUF') {
-          throw new Error(`byte ${at} set to ${bytes[at]} threw ${String(error)}`, { cause: error });
-        }
+      const what = `byte ${at} set to ${bytes[at]}`;
+      const inMemory = verdict(() => inspectGgufHeader(parseGgufHeader(bytes, { fileSize: original.length, source: 'memory' }), 'memory'), what);
+      counts[inMemory.field === 'accepted' ? 'accepted' : 'rejected'] += 1;
+      // Now and then the same file on disk: inspect() reaches the same verdict, naming the same field
+      // (unless the mutated header outgrew the bytes given in memory, which a file read goes past).
+      if (iteration % 20 === 0 && !inMemory.sliceTooShort) {
+        const file = Buffer.from(original);
+        file[at] = bytes[at]!;
+        await writeFile(onDisk, file);
+        const fromFile = await inspect(onDisk).then(
+          () => 'accepted',
+          (error: unknown) => verdict(() => { throw error; }, `inspect() with ${what}`).field,
+        );
+        expect(fromFile, what).toBe(inMemory.field);
+        counts.compared += 1;
       }
     }
+    // Both verdicts occur (the mutations reach the checks; harmless ones, inside token text, pass) and
+    // most of the sampled mutations were compared with a file.
+    expect(counts.accepted).toBeGreaterThan(0);
+    expect(counts.rejected).toBeGreaterThan(0);
+    expect(counts.compared).toBeGreaterThan(80);
   });
 });

@@ -24,8 +24,8 @@ beforeAll(() => {
 
 describe('process lifecycle (forked children)', () => {
   it.each([
-    ['loading', ''],
-    ['loading-exit-now', ''],
+    ['loading', 'progress'],
+    ['loading-exit-now', 'exiting'],
     ['generating', 'chunk'],
     ['disposing', 'loaded'],
     ['pending-natural-end', 'done 30'],
@@ -69,18 +69,26 @@ describe('loadModel fuzz: mutated GGUF files never take the process down', () =>
       }
       const path = join(dir, `m${i}.gguf`);
       writeFileSync(path, bytes);
+      let model;
       try {
-        const model = await loadModel(path, { contextSize: 64 });
-        await model.complete({ prompt: 'Once', maxTokens: 4, temperature: 0 }).catch(() => undefined);
-        await model.dispose();
-        loaded++;
+        model = await loadModel(path, { contextSize: 64 });
       } catch (error) {
         expect(error).toBeInstanceOf(ModelpoolError);
         const code = (error as ModelpoolError).code;
         codes.set(code, (codes.get(code) ?? 0) + 1);
+        continue;
       }
+      // A model that loads may generate nonsense, but a failure is still a typed error.
+      const generation = await model.complete({ prompt: 'Once', maxTokens: 4, temperature: 0 }).then(
+        (result) => result.finishReason,
+        (error: unknown) => (error instanceof ModelpoolError ? error.code : `untyped: ${String(error)}`),
+      );
+      expect(generation, `m${i}.gguf`).not.toMatch(/^untyped/);
+      await model.dispose();
+      loaded++;
     }
-    expect(loaded + [...codes.values()].reduce((a, b) => a + b, 0)).toBe(40);
+    // Both paths ran: some mutations (inside token text) load and generate, others are refused.
+    expect(loaded).toBeGreaterThan(0);
     expect(codes.get('INVALID_GGUF') ?? 0).toBeGreaterThan(0);
   }, 180_000);
 });
