@@ -220,7 +220,7 @@ describe('ModelPool memory', () => {
     expect(pool.status().models.find((m) => m.id === 'b')!.state).toBe('waiting-for-memory');
     // a is drained: no new lease, but the one in flight goes on.
     expect(pool.status().models.find((m) => m.id === 'a')!.draining).toBe(true);
-    expect((await gen).text).toBeTruthy();
+    expect(await gen).toMatchObject({ finishReason: 'length', generatedTokens: 8, text: ' there was a fake model' });
     expect(loader.models[0]!.disposed).toBe(false);
     lease.release();
     const b = await waiting;
@@ -543,7 +543,8 @@ describe('ModelPool faults', () => {
     await expectCode(queued, 'DISPOSED');
     await expectCode(loading, 'DISPOSED');
     await d1;
-    expect((await gen).text).toBeTruthy(); // in-flight work finished before the model went away
+    // In-flight work finished (not aborted) before the model went away.
+    expect(await gen).toMatchObject({ finishReason: 'length', generatedTokens: 8, text: ' there was a fake model' });
     expect(loader.models.every((m) => m.disposed)).toBe(true);
     lease.release(); // after dispose: harmless
     await expectCode(pool.acquire('a'), 'DISPOSED');
@@ -620,10 +621,12 @@ describe('ModelPool stress (fake loader)', () => {
     const ids = ['a', 'b', 'c'];
     const outcomes = new Map<string, number>();
     const tasks: Array<Promise<void>> = [];
+    let withSignal = 0;
     for (let i = 0; i < 1000; i++) {
       const id = ids[Math.floor(rand() * 3)]!;
       const priority = (['high', 'normal', 'low'] as const)[Math.floor(rand() * 3)]!;
       const abort = rand() < 0.05 ? AbortSignal.timeout(Math.floor(rand() * 20)) : undefined;
+      if (abort !== undefined) withSignal++;
       tasks.push(
         pool
           .use(id, (l) => l.model.complete({ prompt: 'p', maxTokens: 1 }), { priority, ...(abort === undefined ? {} : { signal: abort }) })
@@ -639,10 +642,11 @@ describe('ModelPool stress (fake loader)', () => {
       if (i % 50 === 0) await sleep(0);
     }
     await Promise.all(tasks);
-    const total = [...outcomes.values()].reduce((s, n) => s + n, 0);
-    expect(total).toBe(1000);
+    // Only requests given an abort signal may end without an answer, and only as ABORTED.
     expect([...outcomes.keys()].every((k) => k === 'ok' || k === 'ABORTED')).toBe(true);
-    expect(outcomes.get('ok')).toBeGreaterThan(900);
+    expect(withSignal).toBeGreaterThan(0);
+    expect(outcomes.get('ABORTED') ?? 0).toBeLessThanOrEqual(withSignal);
+    expect(outcomes.get('ok')).toBe(1000 - (outcomes.get('ABORTED') ?? 0));
     expect(pool.status().queued).toBe(0);
     expect(pool.status().devices[0]!.used).toBeLessThanOrEqual(1000 * MB);
     expect(loader.live().length).toBeLessThanOrEqual(2);

@@ -74,10 +74,12 @@ describe('pool ↔ registry', () => {
     await new Promise((r) => setTimeout(r, 20));
     await stop.flush();
     expect(stateOf(registry, '1')).toBe('registered');
+    const moves = registry.resolve('story', '1').version.transitionCount;
     pool.define({ id: 'story', source: '/nonexistent/gone.gguf', version: '1' });
     await expect(pool.acquire('story')).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
     await stop.flush();
-    // The estimate failed before any load began: the registry never saw it loading.
+    // The estimate failed before any load began: the registry never saw it loading (not even briefly).
     expect(stateOf(registry, '1')).toBe('registered');
+    expect(registry.resolve('story', '1').version.transitionCount).toBe(moves);
   });
 });

@@ -1,4 +1,5 @@
 import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultDiscoveryPaths, ModelRegistry, scanForModels } from '../../src/registry/index.js';
@@ -107,7 +108,9 @@ describe('scanForModels', () => {
     });
     expect(defaultDiscoveryPaths({ homeDir: '/h', env: { HF_HUB_CACHE: '/cache' } }).huggingFace).toBe('/cache');
     expect(defaultDiscoveryPaths({ homeDir: '/h', env: {} }).huggingFace).toBe('/h/.cache/huggingface/hub');
-    expect(defaultDiscoveryPaths().ollama).toBeTypeOf('string');
+    // Without options: this user's home folder and this process's environment.
+    expect(defaultDiscoveryPaths()).toEqual(defaultDiscoveryPaths({ homeDir: homedir(), env: process.env }));
+    expect(defaultDiscoveryPaths({ env: {} }).ollama).toBe(join(homedir(), '.ollama', 'models'));
     await expectError(scanForModels({ lmStudio: '/one/folder' as never }), 'INVALID_ARGUMENT', 'options.lmStudio');
     await expectError(scanForModels({ directories: [''] }), 'INVALID_ARGUMENT', 'options.directories[0]', '');
     await expectError(scanForModels({ directories: 'x' as never }), 'INVALID_ARGUMENT', 'options.directories');

@@ -255,9 +255,11 @@ describe('ModelRegistry performance history', () => {
     await b.refresh();
     expect(b.has('m') && b.get('m')!.versions.length).toBe(1);
     await a.registerVersion('m', { version: '2', source });
+    await a.refresh(); // B's flushed sample of the removed version 2 must not come back as the new version 2's
     expect(a.performance('m', { task: 'chat', version: '2' })).toBeUndefined();
     await a.removeModel('m');
     await b.refresh();
+    expect(b.has('m')).toBe(false);
     await a.close();
     await b.close();
   });

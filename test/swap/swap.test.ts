@@ -54,7 +54,7 @@ describe('swapVersion beside', () => {
       ['2', 'current'],
       ['1', 'draining'],
     ]);
-    expect((await inflight).text).toBeTruthy();
+    expect(await inflight).toMatchObject({ finishReason: 'length', generatedTokens: 8, text: ' there was a fake model' });
     old.release();
     await sleep(5);
     expect(loader.models[0]!.disposed).toBe(true);
@@ -115,7 +115,7 @@ describe('swapVersion sequential', () => {
     const during = pool.use('m', (l) => l.version);
     await sleep(10);
     expect(pool.status().models[0]!.draining).toBe(true);
-    expect((await inflight).text).toBeTruthy();
+    expect(await inflight).toMatchObject({ finishReason: 'length', generatedTokens: 8, text: ' there was a fake model' });
     lease.release();
     const result = await swapping;
     expect(result.strategy).toBe('sequential');
@@ -196,7 +196,9 @@ describe('swapVersion rollback', () => {
   it('rolls back when a custom health validator says no', async () => {
     const { pool } = setup({ v1: {}, v2: {} });
     await pool.load('m');
-    await expectCode(pool.swapVersion('m', { source: 'v2', version: '2' }, { healthCheck: { validate: () => false } }), 'ROLLED_BACK');
+    const error = await expectCode(pool.swapVersion('m', { source: 'v2', version: '2' }, { healthCheck: { validate: () => false } }), 'ROLLED_BACK');
+    expect(error.details).toMatchObject({ reason: 'health-check' });
+    expect(await versionOf(pool)).toBe('1');
   });
 
   it('rolls back when the canary is slower than the threshold', async () => {
