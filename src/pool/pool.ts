@@ -251,6 +251,8 @@ export class ModelPool implements AsyncDisposable {
   readonly #options: PoolOptions;
   readonly #entries = new Map<string, Entry>();
   readonly #resolving = new Map<string, Promise<Entry>>();
+  /** Names the resolver mapped to another model id (registry aliases): one entry, loaded once. */
+  readonly #aliases = new Map<string, string>();
   readonly #events = new PoolEvents();
   readonly #calibrator: MemoryCalibrator;
   readonly #policy: EvictionPolicy;
@@ -364,7 +366,8 @@ export class ModelPool implements AsyncDisposable {
     this.#checkOpen();
     const entry = this.#entry(modelId);
     entry.removed = true;
-    this.#entries.delete(modelId);
+    this.#entries.delete(entry.id);
+    for (const [name, id] of this.#aliases) if (id === entry.id) this.#aliases.delete(name);
     await this.#keepAliveHold.track(this.#unloadEntry(entry, 'remove'));
   }
 
@@ -386,7 +389,7 @@ export class ModelPool implements AsyncDisposable {
       return Promise.reject(error);
     }
     if (opts.signal?.aborted === true) return Promise.reject(abortedError(modelId, opts.signal, 'before it was queued'));
-    const entry = this.#entries.get(modelId);
+    const entry = this.#lookup(modelId);
     if (entry !== undefined) {
       // Fast path: a ready model with a free sequence and nobody ahead.
       if (
@@ -559,9 +562,17 @@ export class ModelPool implements AsyncDisposable {
     if (this.#disposed) throw disposedError();
   }
 
+  /** The entry for a model id or a name the resolver mapped to one. */
+  #lookup(name: string): Entry | undefined {
+    const entry = this.#entries.get(name);
+    if (entry !== undefined) return entry;
+    const id = this.#aliases.get(name);
+    return id === undefined ? undefined : this.#entries.get(id);
+  }
+
   #entry(modelId: string): Entry {
     nonEmptyString('modelId', modelId);
-    const entry = this.#entries.get(modelId);
+    const entry = this.#lookup(modelId);
     if (entry === undefined) throw notFound(modelId);
     return entry;
   }
@@ -576,10 +587,14 @@ export class ModelPool implements AsyncDisposable {
           const spec = await resolver(modelId);
           if (this.#disposed) throw disposedError();
           if (spec === undefined) throw notFound(modelId);
-          const existing = this.#entries.get(modelId);
+          // The spec's id is the pool's key; the name asked for becomes an alias of it, so every
+          // name of one registered model shares one loaded instance.
+          const id = typeof spec.id === 'string' && spec.id.length > 0 ? spec.id : modelId;
+          if (id !== modelId) this.#aliases.set(modelId, id);
+          const existing = this.#entries.get(id);
           if (existing !== undefined) return existing;
-          this.define({ ...spec, id: modelId });
-          return this.#entries.get(modelId)!;
+          this.define({ ...spec, id });
+          return this.#entries.get(id)!;
         } finally {
           this.#resolving.delete(modelId);
         }
@@ -1402,7 +1417,7 @@ export class ModelPool implements AsyncDisposable {
     disposed: () => this.#disposed,
     begin: async (modelId: string): Promise<SwapSession> => {
       this.#checkOpen();
-      const entry = this.#entries.get(modelId) ?? (await this.#resolveEntry(modelId));
+      const entry = this.#lookup(modelId) ?? (await this.#resolveEntry(modelId));
       if (entry.swapping) {
         throw new ModelpoolError('IN_USE', `A swap of model "${modelId}" is already in progress`, { details: { modelId } });
       }

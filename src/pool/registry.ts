@@ -25,11 +25,14 @@ export function specFromResolved(resolved: ResolvedModel, id: string = resolved.
   return { ...defaults, id, source: source.path, version: resolved.version.version };
 }
 
-/** A `resolve` option for the pool: registry ids and aliases, their default version. */
+/**
+ * A `resolve` option for the pool: registry ids and aliases, their default version. The spec carries
+ * the registry id, so every alias of a model shares the pool's one entry for it.
+ */
 export function registryResolver(registry: ModelRegistry, defaults: SpecDefaults = {}): (id: string) => ModelSpec | undefined {
-  return (id) => {
+  return (name) => {
     try {
-      return specFromResolved(registry.resolve(id), id, defaults);
+      return specFromResolved(registry.resolve(name), undefined, defaults);
     } catch (error) {
       if (isModelpoolError(error, 'MODEL_NOT_FOUND') || isModelpoolError(error, 'VERSION_NOT_FOUND')) return undefined;
       throw error;

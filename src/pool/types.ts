@@ -77,7 +77,11 @@ export interface PoolOptions {
   /** Default: the in-process engine loader. */
   loader?: ModelLoader;
   models?: ModelSpec[];
-  /** Looks up a model id the pool does not know (e.g. from the registry). */
+  /**
+   * Looks up a name the pool does not know (e.g. in the registry). The returned spec's `id` is the
+   * pool's key for the model; when it differs from the name asked for, the name becomes an alias of
+   * it, so several names of one model share one loaded instance.
+   */
   resolve?: (id: string) => ModelSpec | undefined | Promise<ModelSpec | undefined>;
   memory?: MemoryBudgetOptions & {
     /** After an unload, how long to wait for free memory to really come back. Default 2000 ms. */

@@ -45,6 +45,20 @@ describe('pool ↔ registry', () => {
     stop();
   });
 
+  it('an id and its alias share one loaded instance; a swap through the alias swaps it', async () => {
+    const { registry, pool } = await setup();
+    await pool.use('story', () => undefined);
+    await pool.use('story:latest', () => undefined);
+    const loaded = pool.status().models.filter((m) => m.state === 'ready');
+    expect(loaded.map((m) => m.id)).toEqual(['story']);
+    await registry.registerVersion('story', { version: '2', source: { kind: 'gguf', path: models.small } });
+    await swapToVersion(pool, registry, 'story:latest', '2', { defaults: { ...SMALL_LOAD, parallel: 2 } });
+    const after = pool.status().models;
+    expect(after.map((m) => [m.id, m.version])).toEqual([['story', '2']]);
+    await pool.remove('story:latest');
+    expect(pool.status().models).toEqual([]);
+  });
+
   it('swaps to a registered version: new one ready and default, old one retired; a failed candidate goes back to registered', async () => {
     const { registry, pool, stop } = await setup();
     await pool.load('story');
