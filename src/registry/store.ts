@@ -1,5 +1,5 @@
 import { ModelpoolError } from '../errors.js';
-import { Aggregate, DecayedSums, foldAggregate, foldStats, groupByBucket, liveStatsFromJSON, liveStatsToJSON, type AggregateJson, type LiveStats, type PerfStatsJson, type RecordedSample } from './aggregate.js';
+import { Aggregate, DecayedSums, foldAggregate, foldStats, groupByBucket, liveStatsFromJSON, liveStatsToJSON, type AggregateJson, type LiveStats, type PerfStatsJson, type RecordedSample } from '../telemetry/aggregate.js';
 import type { HardwareNeeds, LifecycleState, LocalModelMetadata, ModelSource, TransitionRecord } from './types.js';
 
 /**

@@ -1,6 +1,6 @@
 import { Aggregate, DecayedSums, MEAN_SLOT, type PerfStatsJson, type PriorJson, type RecordedSample } from './aggregate.js';
-import type { PerfBucketRow, PerfFlushKey, PerfKey, PerfStatsRow, RegistryStore } from './store.js';
-import type { PerformanceSample, PerformanceSummary, PerformanceWindow, Task } from './types.js';
+import type { PerfBucketRow, PerfFlushKey, PerfKey, PerfStatsRow, RegistryStore } from '../registry/store.js';
+import type { PerformanceSample, PerformanceSummary, PerformanceWindow, Task } from '../registry/types.js';
 
 /** Tuning of performance history. */
 export interface HistoryOptions {
