@@ -98,7 +98,7 @@ describe('ModelPool leases', () => {
     expect(pool.models()).toEqual(['a']);
   });
 
-  it('resolves unknown ids through the resolve hook, once for concurrent callers', async () => {
+  it('resolves unknown names through the resolve hook, once for concurrent callers; the spec id is the key, the name its alias', async () => {
     const loader = new FakeLoader({ '/r.gguf': {} });
     let calls = 0;
     const pool = new ModelPool({
@@ -106,14 +106,19 @@ describe('ModelPool leases', () => {
       resolve: async (id) => {
         calls++;
         await sleep(5);
-        return id === 'r' ? { id: 'ignored', source: '/r.gguf', parallel: 2 } : undefined;
+        return id === 'r' ? { id: 'r-model', source: '/r.gguf', parallel: 2 } : undefined;
       },
     });
     pools.push(pool);
     const leases = await Promise.all([pool.acquire('r'), pool.acquire('r')]);
     expect(calls).toBe(1);
-    expect(leases[0]!.modelId).toBe('r');
+    expect(leases.map((l) => l.modelId)).toEqual(['r-model', 'r-model']);
     for (const l of leases) l.release();
+    const byId = await pool.acquire('r-model');
+    byId.release();
+    expect(calls).toBe(1);
+    expect(pool.models()).toEqual(['r-model']);
+    expect(loader.loads).toEqual(['/r.gguf']);
     await expectCode(pool.acquire('missing'), 'MODEL_NOT_FOUND');
   });
 
