@@ -17,6 +17,7 @@ export type {
   PerfFlushResult,
   PerfKey,
   PerfStatsRow,
+  PerformanceStore,
   RegistryStore,
   StoreChanges,
   StoreCursor,
@@ -26,9 +27,7 @@ export type {
   WriteResult,
 } from './store.js';
 export { SqliteRegistryStore, MIGRATIONS, APPLICATION_ID, type SqliteStoreOptions } from './sqlite-store.js';
-export { type HistoryOptions } from '../telemetry/history.js';
-export { QuantileSketch } from '../telemetry/sketch.js';
+export { QuantileSketch, type HistoryOptions, type RecordedSample } from '../telemetry/index.js';
 export { fileSizeInspector, fromGgufInspection, ggufInspector, type GgufInspect, type SourceInspector } from './inspectors.js';
 export { defaultDiscoveryPaths, scanForModels, type DiscoveredFile, type DiscoveryOptions, type DiscoveryOrigin, type DiscoverySkip, type ScanResult } from './discovery.js';
 export type * from './types.js';
-export type { RecordedSample } from '../telemetry/aggregate.js';

@@ -8,7 +8,7 @@ import { scanForModels, type DiscoveryOptions, type DiscoverySkip, type ScanResu
 import * as input from './input.js';
 import { defaultInspectors, type SourceInspector } from './inspectors.js';
 import { assertTransition, IN_USE_STATES } from './lifecycle.js';
-import { PerformanceHistory, resolveHistoryOptions, type HistoryOptions } from '../telemetry/history.js';
+import { PerformanceHistory, resolveHistoryOptions, type HistoryOptions } from '../telemetry/index.js';
 import { KIND_CODES, QueryIndex, STATE_CODES, tagLabel, taskLabel } from './query-index.js';
 import { SqliteRegistryStore, type SqliteStoreOptions } from './sqlite-store.js';
 import {

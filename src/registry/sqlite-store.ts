@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { invalidArgument, isModelpoolError, ModelpoolError } from '../errors.js';
 import { integer, nonEmptyString } from '../validate.js';
-import { Aggregate, DecayedSums, foldAggregate, foldStats, groupByBucket, liveStatsFromJSON, liveStatsToJSON, type AggregateJson, type LiveStats, type PerfStatsJson, type RecordedSample } from '../telemetry/aggregate.js';
+import { Aggregate, DecayedSums, foldAggregate, foldStats, groupByBucket, liveStatsFromJSON, liveStatsToJSON, type AggregateJson, type LiveStats, type PerfStatsJson, type RecordedSample } from '../telemetry/index.js';
 import {
   conflict,
   nameTaken,

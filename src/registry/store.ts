@@ -1,6 +1,10 @@
 import { ModelpoolError } from '../errors.js';
-import { Aggregate, DecayedSums, foldAggregate, foldStats, groupByBucket, liveStatsFromJSON, liveStatsToJSON, type AggregateJson, type LiveStats, type PerfStatsJson, type RecordedSample } from '../telemetry/aggregate.js';
+import { Aggregate, DecayedSums, foldAggregate, foldStats, groupByBucket, liveStatsFromJSON, liveStatsToJSON, type LiveStats } from '../telemetry/index.js';
+import type { PerfBucketRow, PerfFlush, PerfFlushResult, PerfKey, PerfStatsRow, PerformanceStore } from '../telemetry/index.js';
 import type { HardwareNeeds, LifecycleState, LocalModelMetadata, ModelSource, TransitionRecord } from './types.js';
+
+/** Telemetry rows are defined in src/telemetry; stores keep them, so their types are re-exported here. */
+export type { PerfBucketRow, PerfFlush, PerfFlushKey, PerfFlushResult, PerfKey, PerfStatsRow, PerformanceStore } from '../telemetry/index.js';
 
 /**
  * The durable side of the registry. The registry serves every read from memory and writes through
@@ -48,22 +52,6 @@ export interface ModelDocument {
   versions: VersionRow[];
   /** The most recent transitions of each version (a bounded number), oldest first. */
   transitions: StoredTransition[];
-}
-
-export interface PerfKey {
-  modelId: string;
-  version: string;
-  task: string;
-}
-
-export interface PerfStatsRow extends PerfKey {
-  stats: PerfStatsJson;
-}
-
-export interface PerfBucketRow extends PerfKey {
-  /** Bucket start, epoch milliseconds. */
-  start: number;
-  aggregate: AggregateJson;
 }
 
 /** How far a reader has seen: the last model change and the last performance flush. */
@@ -117,28 +105,8 @@ export interface WriteResult {
   perfSeq?: number;
 }
 
-/** The samples of one (model, version, task) recorded since the last flush, oldest first. */
-export interface PerfFlushKey extends PerfKey {
-  samples: readonly RecordedSample[];
-}
-
-export interface PerfFlush {
-  /** Samples to fold into each key's stats and buckets (creating them as needed). */
-  keys: PerfFlushKey[];
-  halfLifeMs: number;
-  /** Width of the time buckets (ms). */
-  bucketMs: number;
-  /** Relative accuracy of the sketches of newly created stats and buckets. */
-  relativeAccuracy: number;
-  /** Drop buckets that started before this (epoch ms). */
-  pruneBefore?: number;
-}
-
-export interface PerfFlushResult {
-  perfSeq: number;
-}
-
-export interface RegistryStore {
+/** Model documents and, through {@link PerformanceStore}, the telemetry rows of their versions. */
+export interface RegistryStore extends PerformanceStore {
   /** Where the data lives (a file path, ':memory:', a URL without credentials). */
   readonly location: string;
   load(options: LoadOptions): Promise<StoreSnapshot>;
@@ -150,11 +118,6 @@ export interface RegistryStore {
    * another model. A refused write changes nothing.
    */
   writeModel(write: ModelWrite): Promise<WriteResult>;
-  /**
-   * Folds flushed samples into the stored stats and buckets atomically (one transaction); keys of
-   * versions that no longer exist are dropped. Every row it writes gets the flush's perf sequence.
-   */
-  flushPerformance(flush: PerfFlush): Promise<PerfFlushResult>;
   /** Idempotent. */
   close(): Promise<void>;
 }

@@ -2,18 +2,10 @@
  * Public types of the model registry (src/registry). The pool, the selector and the server code
  * against these and against {@link ModelRegistry}; nothing outside src/registry sees store rows.
  */
+import type { Task } from '../telemetry/index.js';
 
-/** What a model can do. The named ones are the project's vocabulary; any other string is allowed. */
-export type Task =
-  | 'chat'
-  | 'completion'
-  | 'embedding'
-  | 'judge'
-  | 'code'
-  | 'rerank'
-  | 'vision'
-  | 'tools'
-  | (string & {});
+/** Performance types live in src/telemetry; the registry's public types keep naming them. */
+export type { DecayedMeans, MetricSummary, PerformanceSample, PerformanceSummary, PerformanceWindow, PriorInfo, Task } from '../telemetry/index.js';
 
 /** Where a version's weights live: a local file, or a remote provider's model. */
 export type ModelSource =
@@ -239,82 +231,4 @@ export interface RegistryEvents {
   flushFailed: [Error];
   /** A background refresh from the store failed; reads keep serving the last good view. */
   refreshFailed: [Error];
-}
-
-/** One measured request. */
-export interface PerformanceSample {
-  /** Model id or alias. */
-  model: string;
-  /** Default: the model's default version. */
-  version?: string;
-  task: Task;
-  totalMs: number;
-  success: boolean;
-  ttftMs?: number;
-  tokensPerSecond?: number;
-  /** Grader or judge score in [0, 1]. */
-  quality?: number;
-  memoryBytes?: number;
-  costUsd?: number;
-  /** Epoch milliseconds; default now. */
-  at?: number;
-}
-
-/** Named windows, or a window length in milliseconds. */
-export type PerformanceWindow = 'all' | '1h' | '24h' | number;
-
-export interface MetricSummary {
-  /** Samples (plus prior weight) behind the figures. */
-  weight: number;
-  mean: number;
-  p50: number;
-  p90: number;
-  p95: number;
-  p99: number;
-  min: number;
-  max: number;
-}
-
-export interface PriorInfo {
-  /** Version whose aggregates seeded this one. */
-  fromVersion: string;
-  /** The prior's effective sample count now (it decays like any sample). */
-  weight: number;
-  /** Prior weight ÷ total decayed weight: 1 with no own samples, towards 0 as own samples arrive. */
-  share: number;
-}
-
-/** Time-decayed means (EWMA with the configured half-life), including the prior. */
-export interface DecayedMeans {
-  weight: number;
-  successRate?: number;
-  ttftMs?: number;
-  totalMs?: number;
-  tokensPerSecond?: number;
-  quality?: number;
-  memoryBytes?: number;
-  costUsd?: number;
-}
-
-export interface PerformanceSummary {
-  modelId: string;
-  version: string;
-  task: Task;
-  window: PerformanceWindow;
-  /** Own samples in the window (the prior is not counted here). */
-  samples: number;
-  failures: number;
-  /** Window figures below include the prior's weight when there is one. */
-  successRate?: number;
-  ttftMs?: MetricSummary;
-  totalMs?: MetricSummary;
-  tokensPerSecond?: MetricSummary;
-  quality?: number;
-  memoryBytes?: number;
-  costUsd?: { mean: number; total: number };
-  decayed: DecayedMeans;
-  /** Present when this version's history was seeded from the previous version. */
-  prior?: PriorInfo;
-  firstAt?: number;
-  lastAt?: number;
 }

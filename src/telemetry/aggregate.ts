@@ -1,5 +1,5 @@
 import { QuantileSketch, type SketchJson } from './sketch.js';
-import type { DecayedMeans, MetricSummary, PerformanceSample } from '../registry/types.js';
+import type { DecayedMeans, MetricSummary, PerformanceSample } from './types.js';
 
 /** One recorded sample as history keeps it until it is folded into aggregates. */
 export type RecordedSample = Pick<PerformanceSample, 'success' | 'totalMs' | 'ttftMs' | 'tokensPerSecond' | 'quality' | 'memoryBytes' | 'costUsd'> & {

@@ -1,6 +1,5 @@
 import { Aggregate, DecayedSums, MEAN_SLOT, type PerfStatsJson, type PriorJson, type RecordedSample } from './aggregate.js';
-import type { PerfBucketRow, PerfFlushKey, PerfKey, PerfStatsRow, RegistryStore } from '../registry/store.js';
-import type { PerformanceSample, PerformanceSummary, PerformanceWindow, Task } from '../registry/types.js';
+import type { PerfBucketRow, PerfFlushKey, PerfKey, PerformanceSample, PerformanceStore, PerformanceSummary, PerformanceWindow, PerfStatsRow, Task } from './types.js';
 
 /** Tuning of performance history. */
 export interface HistoryOptions {
@@ -275,7 +274,7 @@ export class PerformanceHistory {
    * Writes the unflushed samples through `store`; returns the store's perf sequence, or undefined
    * when nothing was pending. On failure the samples stay pending for the next flush.
    */
-  async flush(store: RegistryStore, now: number): Promise<number | undefined> {
+  async flush(store: PerformanceStore, now: number): Promise<number | undefined> {
     if (this.dirty.size === 0) return undefined;
     const prune = now - this.prunedAt >= PRUNE_INTERVAL_MS;
     const pruneBefore = now - this.options.retentionMs;

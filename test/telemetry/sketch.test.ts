@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { QuantileSketch } from '../../src/registry/index.js';
+import { QuantileSketch } from '../../src/telemetry/index.js';
 import { seededRandom as random } from '../helpers/expect.js';
 
 

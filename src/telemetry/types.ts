@@ -1,0 +1,149 @@
+import type { AggregateJson, PerfStatsJson, RecordedSample } from './aggregate.js';
+
+/**
+ * Public types of telemetry (src/telemetry): what a measured request reports, the summaries history
+ * serves, and the rows a store keeps. The registry re-exports them from its own types, so
+ * `modelpool/registry` names them as before.
+ */
+
+/**
+ * What a model can do. The named ones are the project's vocabulary; any other string is allowed.
+ * Defined here, the lowest room that names it (samples are per task); the registry re-exports it.
+ */
+export type Task =
+  | 'chat'
+  | 'completion'
+  | 'embedding'
+  | 'judge'
+  | 'code'
+  | 'rerank'
+  | 'vision'
+  | 'tools'
+  | (string & {});
+
+/** One measured request. */
+export interface PerformanceSample {
+  /** Model id or alias. */
+  model: string;
+  /** Default: the model's default version. */
+  version?: string;
+  task: Task;
+  totalMs: number;
+  success: boolean;
+  ttftMs?: number;
+  tokensPerSecond?: number;
+  /** Grader or judge score in [0, 1]. */
+  quality?: number;
+  memoryBytes?: number;
+  costUsd?: number;
+  /** Epoch milliseconds; default now. */
+  at?: number;
+}
+
+/** Named windows, or a window length in milliseconds. */
+export type PerformanceWindow = 'all' | '1h' | '24h' | number;
+
+export interface MetricSummary {
+  /** Samples (plus prior weight) behind the figures. */
+  weight: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  min: number;
+  max: number;
+}
+
+export interface PriorInfo {
+  /** Version whose aggregates seeded this one. */
+  fromVersion: string;
+  /** The prior's effective sample count now (it decays like any sample). */
+  weight: number;
+  /** Prior weight ÷ total decayed weight: 1 with no own samples, towards 0 as own samples arrive. */
+  share: number;
+}
+
+/** Time-decayed means (EWMA with the configured half-life), including the prior. */
+export interface DecayedMeans {
+  weight: number;
+  successRate?: number;
+  ttftMs?: number;
+  totalMs?: number;
+  tokensPerSecond?: number;
+  quality?: number;
+  memoryBytes?: number;
+  costUsd?: number;
+}
+
+export interface PerformanceSummary {
+  modelId: string;
+  version: string;
+  task: Task;
+  window: PerformanceWindow;
+  /** Own samples in the window (the prior is not counted here). */
+  samples: number;
+  failures: number;
+  /** Window figures below include the prior's weight when there is one. */
+  successRate?: number;
+  ttftMs?: MetricSummary;
+  totalMs?: MetricSummary;
+  tokensPerSecond?: MetricSummary;
+  quality?: number;
+  memoryBytes?: number;
+  costUsd?: { mean: number; total: number };
+  decayed: DecayedMeans;
+  /** Present when this version's history was seeded from the previous version. */
+  prior?: PriorInfo;
+  firstAt?: number;
+  lastAt?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a store keeps per (model, version, task).
+
+export interface PerfKey {
+  modelId: string;
+  version: string;
+  task: string;
+}
+
+export interface PerfStatsRow extends PerfKey {
+  stats: PerfStatsJson;
+}
+
+export interface PerfBucketRow extends PerfKey {
+  /** Bucket start, epoch milliseconds. */
+  start: number;
+  aggregate: AggregateJson;
+}
+
+/** The samples of one (model, version, task) recorded since the last flush, oldest first. */
+export interface PerfFlushKey extends PerfKey {
+  samples: readonly RecordedSample[];
+}
+
+export interface PerfFlush {
+  /** Samples to fold into each key's stats and buckets (creating them as needed). */
+  keys: PerfFlushKey[];
+  halfLifeMs: number;
+  /** Width of the time buckets (ms). */
+  bucketMs: number;
+  /** Relative accuracy of the sketches of newly created stats and buckets. */
+  relativeAccuracy: number;
+  /** Drop buckets that started before this (epoch ms). */
+  pruneBefore?: number;
+}
+
+export interface PerfFlushResult {
+  perfSeq: number;
+}
+
+/** Where history is flushed: the registry's store, or any store of telemetry rows. */
+export interface PerformanceStore {
+  /**
+   * Folds flushed samples into the stored stats and buckets atomically (one transaction); keys of
+   * versions that no longer exist are dropped. Every row it writes gets the flush's perf sequence.
+   */
+  flushPerformance(flush: PerfFlush): Promise<PerfFlushResult>;
+}
