@@ -5,7 +5,7 @@
 export { ModelRegistry, type DiscoveryReport, type PerformanceQuery, type RegistryOptions } from './registry.js';
 export { LEGAL_TRANSITIONS, IN_USE_STATES, canTransition } from './lifecycle.js';
 export { ALIAS_PATTERN, MODEL_ID_PATTERN, VERSION_PATTERN } from './input.js';
-export { MemoryRegistryStore } from './store.js';
+export { MemoryRegistryStore } from './store/store.js';
 export type {
   LoadOptions,
   ModelDocument,
@@ -25,9 +25,9 @@ export type {
   StoredTransition,
   VersionRow,
   WriteResult,
-} from './store.js';
-export { SqliteRegistryStore, MIGRATIONS, APPLICATION_ID, type SqliteStoreOptions } from './sqlite-store.js';
+} from './store/store.js';
+export { SqliteRegistryStore, MIGRATIONS, APPLICATION_ID, type SqliteStoreOptions } from './store/sqlite.js';
 export { QuantileSketch, type HistoryOptions, type RecordedSample } from '../telemetry/index.js';
 export { fileSizeInspector, fromGgufInspection, ggufInspector, type GgufInspect, type SourceInspector } from './inspectors.js';
-export { defaultDiscoveryPaths, scanForModels, type DiscoveredFile, type DiscoveryOptions, type DiscoveryOrigin, type DiscoverySkip, type ScanResult } from './discovery.js';
+export { defaultDiscoveryPaths, scanForModels, type DiscoveredFile, type DiscoveryOptions, type DiscoveryOrigin, type DiscoverySkip, type ScanResult } from './discovery/scan.js';
 export type * from './types.js';

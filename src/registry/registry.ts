@@ -4,13 +4,13 @@ import { resolve as resolvePath } from 'node:path';
 import { performance as clock } from 'node:perf_hooks';
 import { invalidArgument, isModelpoolError, ModelpoolError } from '../errors.js';
 import { finiteNumber, integer, nonEmptyString, optionalNumber, plainObject } from '../validate.js';
-import { scanForModels, type DiscoveryOptions, type DiscoverySkip, type ScanResult } from './discovery.js';
+import { scanForModels, type DiscoveryOptions, type DiscoverySkip, type ScanResult } from './discovery/scan.js';
 import * as input from './input.js';
 import { defaultInspectors, type SourceInspector } from './inspectors.js';
 import { assertTransition, IN_USE_STATES } from './lifecycle.js';
 import { PerformanceHistory, resolveHistoryOptions, type HistoryOptions } from '../telemetry/index.js';
 import { KIND_CODES, QueryIndex, STATE_CODES, tagLabel, taskLabel } from './query-index.js';
-import { SqliteRegistryStore, type SqliteStoreOptions } from './sqlite-store.js';
+import { SqliteRegistryStore, type SqliteStoreOptions } from './store/sqlite.js';
 import {
   lastTransitions,
   MemoryRegistryStore,
@@ -25,7 +25,7 @@ import {
   type StoredTransition,
   type VersionRow,
   type WriteResult,
-} from './store.js';
+} from './store/store.js';
 import type {
   ChangeOrigin,
   LifecycleState,

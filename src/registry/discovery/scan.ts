@@ -2,9 +2,9 @@ import type { Dirent } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join, relative, resolve, sep } from 'node:path';
-import { invalidArgument } from '../errors.js';
-import { integer, nonEmptyString, plainObject } from '../validate.js';
-import { ALIAS_PATTERN, MODEL_ID_PATTERN, VERSION_PATTERN } from './input.js';
+import { invalidArgument } from '../../errors.js';
+import { integer, nonEmptyString, plainObject } from '../../validate.js';
+import { ALIAS_PATTERN, MODEL_ID_PATTERN, VERSION_PATTERN } from '../input.js';
 
 /**
  * Finding model files already on the machine: Ollama's store, LM Studio's and node-llama-cpp's

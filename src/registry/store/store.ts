@@ -1,10 +1,10 @@
-import { ModelpoolError } from '../errors.js';
-import { Aggregate, DecayedSums, foldAggregate, foldStats, groupByBucket, liveStatsFromJSON, liveStatsToJSON, type LiveStats } from '../telemetry/index.js';
-import type { PerfBucketRow, PerfFlush, PerfFlushResult, PerfKey, PerfStatsRow, PerformanceStore } from '../telemetry/index.js';
-import type { HardwareNeeds, LifecycleState, LocalModelMetadata, ModelSource, TransitionRecord } from './types.js';
+import { ModelpoolError } from '../../errors.js';
+import { Aggregate, DecayedSums, foldAggregate, foldStats, groupByBucket, liveStatsFromJSON, liveStatsToJSON, type LiveStats } from '../../telemetry/index.js';
+import type { PerfBucketRow, PerfFlush, PerfFlushResult, PerfKey, PerfStatsRow, PerformanceStore } from '../../telemetry/index.js';
+import type { HardwareNeeds, LifecycleState, LocalModelMetadata, ModelSource, TransitionRecord } from '../types.js';
 
 /** Telemetry rows are defined in src/telemetry; stores keep them, so their types are re-exported here. */
-export type { PerfBucketRow, PerfFlush, PerfFlushKey, PerfFlushResult, PerfKey, PerfStatsRow, PerformanceStore } from '../telemetry/index.js';
+export type { PerfBucketRow, PerfFlush, PerfFlushKey, PerfFlushResult, PerfKey, PerfStatsRow, PerformanceStore } from '../../telemetry/index.js';
 
 /**
  * The durable side of the registry. The registry serves every read from memory and writes through

@@ -1,9 +1,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { invalidArgument, isModelpoolError, ModelpoolError } from '../errors.js';
-import { integer, nonEmptyString } from '../validate.js';
-import { Aggregate, DecayedSums, foldAggregate, foldStats, groupByBucket, liveStatsFromJSON, liveStatsToJSON, type AggregateJson, type LiveStats, type PerfStatsJson, type RecordedSample } from '../telemetry/index.js';
+import { invalidArgument, isModelpoolError, ModelpoolError } from '../../errors.js';
+import { integer, nonEmptyString } from '../../validate.js';
+import { Aggregate, DecayedSums, foldAggregate, foldStats, groupByBucket, liveStatsFromJSON, liveStatsToJSON, type AggregateJson, type LiveStats, type PerfStatsJson, type RecordedSample } from '../../telemetry/index.js';
 import {
   conflict,
   nameTaken,
@@ -25,7 +25,7 @@ import {
   type VersionRow,
   type WriteResult,
 } from './store.js';
-import type { LifecycleState } from './types.js';
+import type { LifecycleState } from '../types.js';
 
 /** 'mpol': marks the file as a modelpool registry, so that we never migrate someone else's database. */
 export const APPLICATION_ID = 0x6d706f6c;
