@@ -5,7 +5,7 @@
 export { ModelRegistry, type DiscoveryReport, type PerformanceQuery, type RegistryOptions } from './registry.js';
 export { LEGAL_TRANSITIONS, IN_USE_STATES, canTransition } from './lifecycle.js';
 export { ALIAS_PATTERN, MODEL_ID_PATTERN, VERSION_PATTERN } from './input.js';
-export { MemoryRegistryStore } from './store/store.js';
+export { MemoryRegistryStore } from './store/memory.js';
 export type {
   LoadOptions,
   ModelDocument,
@@ -26,7 +26,8 @@ export type {
   VersionRow,
   WriteResult,
 } from './store/store.js';
-export { SqliteRegistryStore, MIGRATIONS, APPLICATION_ID, type SqliteStoreOptions } from './store/sqlite.js';
+export { SqliteRegistryStore, type SqliteStoreOptions } from './store/sqlite.js';
+export { MIGRATIONS, APPLICATION_ID } from './store/sqlite-schema.js';
 export { QuantileSketch, type HistoryOptions, type RecordedSample } from '../telemetry/index.js';
 export { fileSizeInspector, fromGgufInspection, ggufInspector, type GgufInspect, type SourceInspector } from './inspectors.js';
 export { defaultDiscoveryPaths, scanForModels, type DiscoveredFile, type DiscoveryOptions, type DiscoveryOrigin, type DiscoverySkip, type ScanResult } from './discovery/scan.js';

@@ -10,10 +10,10 @@ import { defaultInspectors, type SourceInspector } from './inspectors.js';
 import { assertTransition, IN_USE_STATES } from './lifecycle.js';
 import { PerformanceHistory, resolveHistoryOptions, type HistoryOptions } from '../telemetry/index.js';
 import { KIND_CODES, QueryIndex, STATE_CODES, tagLabel, taskLabel } from './query-index.js';
+import { MemoryRegistryStore } from './store/memory.js';
 import { SqliteRegistryStore, type SqliteStoreOptions } from './store/sqlite.js';
 import {
   lastTransitions,
-  MemoryRegistryStore,
   type LoadOptions,
   type ModelDocument,
   type ModelRow,

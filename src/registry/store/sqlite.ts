@@ -9,108 +9,32 @@ import {
   nameTaken,
   type LoadOptions,
   type ModelDocument,
-  type ModelRow,
   type ModelWrite,
-  type PerfBucketRow,
   type PerfFlush,
   type PerfFlushKey,
   type PerfFlushResult,
   type PerfKey,
-  type PerfStatsRow,
   type RegistryStore,
   type StoreChanges,
   type StoreCursor,
   type StoreSnapshot,
-  type StoredTransition,
-  type VersionRow,
   type WriteResult,
 } from './store.js';
-import type { LifecycleState } from '../types.js';
-
-/** 'mpol': marks the file as a modelpool registry, so that we never migrate someone else's database. */
-export const APPLICATION_ID = 0x6d706f6c;
-
-/**
- * Schema migrations, applied in order inside one IMMEDIATE transaction each; `PRAGMA user_version`
- * holds the number of the last one applied. Append, never edit a shipped migration.
- */
-export const MIGRATIONS: readonly string[] = [
-  `
-  CREATE TABLE models (
-    id TEXT PRIMARY KEY,
-    revision INTEGER NOT NULL,
-    description TEXT,
-    default_version TEXT,
-    tasks TEXT NOT NULL,
-    tags TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
-  ) STRICT;
-  -- Ids and aliases share one namespace: the primary key keeps them unique across processes.
-  CREATE TABLE names (
-    name TEXT PRIMARY KEY,
-    model_id TEXT NOT NULL,
-    is_alias INTEGER NOT NULL,
-    position INTEGER NOT NULL
-  ) STRICT;
-  CREATE INDEX names_by_model ON names (model_id);
-  CREATE TABLE versions (
-    model_id TEXT NOT NULL,
-    version TEXT NOT NULL,
-    ordinal INTEGER NOT NULL,
-    source TEXT NOT NULL,
-    metadata TEXT,
-    memory_estimate_bytes INTEGER,
-    context_length INTEGER,
-    hardware TEXT,
-    state TEXT NOT NULL CHECK (state IN ('registered', 'loading', 'ready', 'draining', 'retired', 'failed')),
-    deprecated INTEGER NOT NULL DEFAULT 0,
-    deprecation_reason TEXT,
-    transition_count INTEGER NOT NULL DEFAULT 0,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL,
-    PRIMARY KEY (model_id, version)
-  ) STRICT;
-  CREATE TABLE transitions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    model_id TEXT NOT NULL,
-    version TEXT NOT NULL,
-    from_state TEXT NOT NULL,
-    to_state TEXT NOT NULL,
-    at INTEGER NOT NULL,
-    reason TEXT NOT NULL
-  ) STRICT;
-  CREATE INDEX transitions_by_version ON transitions (model_id, version, id);
-  -- One row per committed model write: readers in other processes follow it from their cursor.
-  CREATE TABLE changes (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    model_id TEXT NOT NULL,
-    at INTEGER NOT NULL
-  ) STRICT;
-  CREATE TABLE perf_stats (
-    model_id TEXT NOT NULL,
-    version TEXT NOT NULL,
-    task TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    stats TEXT NOT NULL,
-    PRIMARY KEY (model_id, version, task)
-  ) STRICT;
-  CREATE INDEX perf_stats_by_seq ON perf_stats (seq);
-  CREATE TABLE perf_buckets (
-    model_id TEXT NOT NULL,
-    version TEXT NOT NULL,
-    task TEXT NOT NULL,
-    start INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    aggregate TEXT NOT NULL,
-    PRIMARY KEY (model_id, version, task, start)
-  ) STRICT;
-  CREATE INDEX perf_buckets_by_seq ON perf_buckets (seq);
-  CREATE INDEX perf_buckets_by_start ON perf_buckets (start);
-  CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
-  INSERT INTO counters (name, value) VALUES ('perf', 0);
-  `,
-];
+import { APPLICATION_ID, MIGRATIONS } from './sqlite-schema.js';
+import {
+  groupBy,
+  toBucketRow,
+  toDocument,
+  toModelSql,
+  toStatsRow,
+  toVersionSql,
+  type ModelSqlRow,
+  type NameSqlRow,
+  type PerfBucketSqlRow,
+  type PerfStatsSqlRow,
+  type TransitionSqlRow,
+  type VersionSqlRow,
+} from './sqlite-rows.js';
 
 export interface SqliteStoreOptions {
   /** How long a writer waits for another process's write lock (ms). Default 5000. */
@@ -121,63 +45,6 @@ export interface SqliteStoreOptions {
   checkOnOpen?: boolean;
   /** Change-log rows kept; a reader further behind reloads everything. Default 10,000. */
   changeLogLimit?: number;
-}
-
-interface ModelSqlRow {
-  id: string;
-  revision: number;
-  description: string | null;
-  default_version: string | null;
-  tasks: string;
-  tags: string;
-  created_at: number;
-  updated_at: number;
-}
-
-interface VersionSqlRow {
-  model_id: string;
-  version: string;
-  ordinal: number;
-  source: string;
-  metadata: string | null;
-  memory_estimate_bytes: number | null;
-  context_length: number | null;
-  hardware: string | null;
-  state: LifecycleState;
-  deprecated: number;
-  deprecation_reason: string | null;
-  transition_count: number;
-  created_at: number;
-  updated_at: number;
-}
-
-interface TransitionSqlRow {
-  model_id: string;
-  version: string;
-  from_state: LifecycleState;
-  to_state: LifecycleState;
-  at: number;
-  reason: string;
-}
-
-interface NameSqlRow {
-  name: string;
-  model_id: string;
-}
-
-interface PerfStatsSqlRow extends PerfKeySql {
-  stats: string;
-}
-
-interface PerfBucketSqlRow extends PerfKeySql {
-  start: number;
-  aggregate: string;
-}
-
-interface PerfKeySql {
-  model_id: string;
-  version: string;
-  task: string;
 }
 
 function isCorruption(error: unknown): boolean {
@@ -305,6 +172,7 @@ export class SqliteRegistryStore implements RegistryStore {
   get schemaVersion(): number {
     return this.db.pragma('user_version', { simple: true }) as number;
   }
+
 
   private prepare() {
     const db = this.db;
@@ -594,95 +462,4 @@ export class SqliteRegistryStore implements RegistryStore {
     this.closed = true;
     this.db.close();
   }
-}
-
-function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const row of rows) {
-    const name = key(row);
-    const group = groups.get(name);
-    if (group === undefined) groups.set(name, [row]);
-    else group.push(row);
-  }
-  return groups;
-}
-
-function toDocument(row: ModelSqlRow, aliases: NameSqlRow[], versions: VersionSqlRow[], transitions: TransitionSqlRow[]): ModelDocument {
-  const model: ModelRow = {
-    id: row.id,
-    revision: row.revision,
-    aliases: aliases.map((alias) => alias.name),
-    tasks: JSON.parse(row.tasks) as string[],
-    tags: JSON.parse(row.tags) as string[],
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-  if (row.description !== null) model.description = row.description;
-  if (row.default_version !== null) model.defaultVersion = row.default_version;
-  return {
-    model,
-    versions: versions.map(toVersionRow),
-    transitions: transitions.map(
-      (transition): StoredTransition => ({ version: transition.version, from: transition.from_state, to: transition.to_state, at: transition.at, reason: transition.reason }),
-    ),
-  };
-}
-
-function toVersionRow(row: VersionSqlRow): VersionRow {
-  const version: VersionRow = {
-    version: row.version,
-    ordinal: row.ordinal,
-    source: JSON.parse(row.source) as VersionRow['source'],
-    state: row.state,
-    deprecated: row.deprecated === 1,
-    transitionCount: row.transition_count,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-  if (row.metadata !== null) version.metadata = JSON.parse(row.metadata) as VersionRow['metadata'];
-  if (row.memory_estimate_bytes !== null) version.memoryEstimateBytes = row.memory_estimate_bytes;
-  if (row.context_length !== null) version.contextLength = row.context_length;
-  if (row.hardware !== null) version.hardware = JSON.parse(row.hardware) as VersionRow['hardware'];
-  if (row.deprecation_reason !== null) version.deprecationReason = row.deprecation_reason;
-  return version;
-}
-
-function toModelSql(model: ModelRow): ModelSqlRow {
-  return {
-    id: model.id,
-    revision: model.revision,
-    description: model.description ?? null,
-    default_version: model.defaultVersion ?? null,
-    tasks: JSON.stringify(model.tasks),
-    tags: JSON.stringify(model.tags),
-    created_at: model.createdAt,
-    updated_at: model.updatedAt,
-  };
-}
-
-function toVersionSql(modelId: string, version: VersionRow): VersionSqlRow {
-  return {
-    model_id: modelId,
-    version: version.version,
-    ordinal: version.ordinal,
-    source: JSON.stringify(version.source),
-    metadata: version.metadata === undefined ? null : JSON.stringify(version.metadata),
-    memory_estimate_bytes: version.memoryEstimateBytes ?? null,
-    context_length: version.contextLength ?? null,
-    hardware: version.hardware === undefined ? null : JSON.stringify(version.hardware),
-    state: version.state,
-    deprecated: version.deprecated ? 1 : 0,
-    deprecation_reason: version.deprecationReason ?? null,
-    transition_count: version.transitionCount,
-    created_at: version.createdAt,
-    updated_at: version.updatedAt,
-  };
-}
-
-function toStatsRow(row: PerfStatsSqlRow): PerfStatsRow {
-  return { modelId: row.model_id, version: row.version, task: row.task, stats: JSON.parse(row.stats) as PerfStatsJson };
-}
-
-function toBucketRow(row: PerfBucketSqlRow): PerfBucketRow {
-  return { modelId: row.model_id, version: row.version, task: row.task, start: row.start, aggregate: JSON.parse(row.aggregate) as AggregateJson };
 }
