@@ -1,0 +1,52 @@
+#include "model_quantize_worker.h"
+
+#include <string>
+
+#include "arguments.h"
+#include "llama.h"
+#include "log.h"
+
+namespace modelpool {
+
+class ModelQuantizeWorker : public Napi::AsyncWorker {
+ public:
+  ModelQuantizeWorker(Napi::Env env, std::string input, std::string output, llama_ftype ftype, int32_t threads)
+      : Napi::AsyncWorker(env, "modelpool.quantize"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        input_(std::move(input)),
+        output_(std::move(output)),
+        ftype_(ftype),
+        threads_(threads) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    LogCapture capture;
+    llama_model_quantize_params qp = llama_model_quantize_default_params();
+    qp.ftype = ftype_;
+    qp.nthread = threads_;
+    if (llama_model_quantize(input_.c_str(), output_.c_str(), &qp) != 0) {
+      error_ = "llama_model_quantize failed for " + input_ + ": " + capture.Text();
+    }
+  }
+  void OnOK() override {
+    if (!error_.empty()) deferred_.Reject(MakeError(Env(), "LOAD_FAILED", error_).Value());
+    else deferred_.Resolve(Env().Undefined());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string input_, output_, error_;
+  llama_ftype ftype_;
+  int32_t threads_;
+};
+
+Napi::Value Quantize(const Napi::CallbackInfo& info) {
+  auto* worker = new ModelQuantizeWorker(info.Env(), info[0].As<Napi::String>().Utf8Value(),
+                                         info[1].As<Napi::String>().Utf8Value(),
+                                         (llama_ftype)info[2].As<Napi::Number>().Int32Value(),
+                                         info[3].As<Napi::Number>().Int32Value());
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+}  // namespace modelpool

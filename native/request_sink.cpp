@@ -1,0 +1,82 @@
+#include "request_sink.h"
+
+#include <algorithm>
+
+#include "addon_data.h"
+
+namespace modelpool {
+
+JsRequestSink::JsRequestSink(Napi::Env env, Napi::Function callback, std::shared_ptr<Request> request)
+    : request_(request) {
+  tsfn_ = Napi::ThreadSafeFunction::New(env, callback, "modelpool.generate", 0, 1);
+  KeepCleanupFirst(env);
+}
+
+void JsRequestSink::TextReady() {
+  if (text_pending_.exchange(true)) return;
+  std::shared_ptr<Request> r = request_.lock();
+  if (!r) return;
+  auto* self = this;
+  tsfn_.NonBlockingCall([r, self](Napi::Env env, Napi::Function cb) {
+    self->text_pending_ = false;
+    std::string text = r->TakeText();
+    if (!text.empty() && env != nullptr) cb.Call({Napi::String::New(env, "text"), Napi::String::New(env, text)});
+  });
+}
+
+void JsRequestSink::Finished() {
+  std::shared_ptr<Request> r = request_.lock();
+  // The sink is owned by the request: keep both alive until the final call ran.
+  std::shared_ptr<RequestSink> keep = r ? r->sink : nullptr;
+  napi_status st = tsfn_.NonBlockingCall([r, keep](Napi::Env env, Napi::Function cb) {
+    if (env == nullptr || !r) return;
+    std::string text = r->TakeText();
+    Napi::Object result = Napi::Object::New(env);
+    std::lock_guard<std::mutex> lock(r->out_mutex);
+    const RequestStats& s = r->stats;
+    if (!r->error.ok()) {
+      result.Set("errorCode", r->error.code);
+      result.Set("errorMessage", r->error.message);
+    }
+    result.Set("finishReason", r->finish_reason);
+    result.Set("text", r->full_text);
+    result.Set("promptTokens", s.prompt_tokens);
+    result.Set("generatedTokens", s.generated_tokens);
+    result.Set("queuedMs", s.admitted_ms - s.submitted_ms);
+    result.Set("firstTokenMs", s.first_token_ms > 0 ? s.first_token_ms - s.submitted_ms : -1);
+    result.Set("promptMs", s.first_token_ms > 0 ? s.first_token_ms - s.admitted_ms : s.finished_ms - s.admitted_ms);
+    result.Set("decodeMs", s.first_token_ms > 0 ? s.finished_ms - s.first_token_ms : 0);
+    result.Set("totalMs", s.finished_ms - s.submitted_ms);
+    result.Set("nativeMs", s.native_ms);
+    result.Set("cpuMs", s.cpu_ms);
+    if (r->kind == Request::Kind::Embed) {
+      Napi::Array embeddings = Napi::Array::New(env, r->embeddings.size());
+      for (size_t i = 0; i < r->embeddings.size(); i++) {
+        Napi::Float32Array v = Napi::Float32Array::New(env, r->embeddings[i].size());
+        std::copy(r->embeddings[i].begin(), r->embeddings[i].end(), v.Data());
+        embeddings.Set((uint32_t)i, v);
+      }
+      result.Set("embeddings", embeddings);
+    }
+    cb.Call({Napi::String::New(env, "done"), Napi::String::New(env, text), result});
+  });
+  (void)st;
+  tsfn_.Release();
+}
+
+void JsRequestSink::Abandon() { tsfn_.Release(); }
+
+Napi::Object MakeRequestHandle(Napi::Env env, std::shared_ptr<ModelCore> core, std::shared_ptr<Request> request) {
+  Napi::Object handle = Napi::Object::New(env);
+  std::weak_ptr<ModelCore> weak_core = core;
+  std::weak_ptr<Request> weak_request = request;
+  handle.Set("abort", Napi::Function::New(env, [weak_core, weak_request](const Napi::CallbackInfo&) {
+               std::shared_ptr<ModelCore> c = weak_core.lock();
+               std::shared_ptr<Request> r = weak_request.lock();
+               if (c && r) c->Abort(r);
+             }));
+  handle.Set("promptTokens", (double)request->prompt.size());
+  return handle;
+}
+
+}  // namespace modelpool
