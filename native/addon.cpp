@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "addon_data.h"
+#include "arguments.h"
 #include "device_info.h"
 #include "llama.h"
 #include "log.h"
@@ -59,6 +60,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setLogLevel", Napi::Function::New(env, SetLogLevelJs, "setLogLevel"));
   exports.Set("shutdown", Napi::Function::New(env, Shutdown, "shutdown"));
   exports.Set("llamaVersion", Napi::String::New(env, llama_version()));
+  exports.Set("errorCodes", ErrorCodesToJs(env));
   return exports;
 }
 

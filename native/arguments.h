@@ -5,8 +5,13 @@
 
 #include <string>
 
+#include "errors.h"
+
 namespace modelpool {
 
-Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string& message);
+Napi::Error MakeError(Napi::Env env, ErrorCode code, const std::string& message);
+
+// The list of every code, exported as `errorCodes`.
+Napi::Array ErrorCodesToJs(Napi::Env env);
 
 }  // namespace modelpool

@@ -44,7 +44,7 @@ Napi::Function Model::Define(Napi::Env env) {
 Model::Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
   // Constructed only by ModelLoadWorker, which passes the core through an External.
   if (info.Length() < 1 || !info[0].IsExternal()) {
-    throw MakeError(info.Env(), "INVALID_ARGUMENT", "Model cannot be constructed directly; use loadModel()");
+    throw MakeError(info.Env(), ErrorCode::InvalidArgument, "Model cannot be constructed directly; use loadModel()");
   }
   core_ = *info[0].As<Napi::External<std::shared_ptr<ModelCore>>>().Data();
   external_bytes_ = (int64_t)MemoryTotal(core_->Memory());
@@ -60,7 +60,7 @@ Model::~Model() {
 }
 
 ModelCore& Model::Live(Napi::Env env) {
-  if (!core_ || core_->Closing()) throw MakeError(env, "DISPOSED", "the model has been disposed");
+  if (!core_ || core_->Closing()) throw MakeError(env, ErrorCode::Disposed, "the model has been disposed");
   return *core_;
 }
 
@@ -121,7 +121,7 @@ Napi::Value Model::Detokenize(const Napi::CallbackInfo& info) {
   const int32_t n_vocab = llama_vocab_n_tokens(core.vocab());
   for (size_t i = 0; i < arr.ElementLength(); i++) {
     if (arr[i] < 0 || arr[i] >= n_vocab) {
-      throw MakeError(env, "INVALID_ARGUMENT",
+      throw MakeError(env, ErrorCode::InvalidArgument,
                       "Expected token ids between 0 and " + std::to_string(n_vocab - 1) + " for tokens[" +
                           std::to_string(i) + "] but received number " + std::to_string(arr[i]));
     }
@@ -167,7 +167,7 @@ Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo& info) {
                                   (int32_t)out.size());
   }
   if (n < 0) {
-    throw MakeError(env, "INVALID_ARGUMENT",
+    throw MakeError(env, ErrorCode::InvalidArgument,
                     "the model's chat template is not one llama.cpp supports; pass a formatted prompt instead");
   }
   out.resize((size_t)n);
@@ -177,17 +177,17 @@ Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo& info) {
 Napi::Value Model::SubmitGenerate(Napi::Env env, const std::shared_ptr<ModelCore>& core, const Napi::Object& o,
                                   const Napi::Function& callback, bool notify) {
   if (core->embeddings()) {
-    throw MakeError(env, "INVALID_ARGUMENT", "this model was loaded for embeddings; load it without embeddings to generate");
+    throw MakeError(env, ErrorCode::InvalidArgument, "this model was loaded for embeddings; load it without embeddings to generate");
   }
   auto request = std::make_shared<Request>();
   request->prompt = TokenizeText(*core, o.Get("prompt").As<Napi::String>().Utf8Value(),
                                  o.Get("addSpecial").As<Napi::Boolean>().Value(),
                                  o.Get("parseSpecial").As<Napi::Boolean>().Value());
   if (request->prompt.empty()) {
-    throw MakeError(env, "INVALID_ARGUMENT", "Expected a prompt that tokenizes to at least one token for prompt but received an empty prompt");
+    throw MakeError(env, ErrorCode::InvalidArgument, "Expected a prompt that tokenizes to at least one token for prompt but received an empty prompt");
   }
   if (request->prompt.size() + 1 > core->context_size()) {
-    throw MakeError(env, "CONTEXT_OVERFLOW",
+    throw MakeError(env, ErrorCode::ContextOverflow,
                     "the prompt has " + std::to_string(request->prompt.size()) + " tokens but the context holds " +
                         std::to_string(core->context_size()) + " tokens per sequence");
   }
@@ -200,7 +200,7 @@ Napi::Value Model::SubmitGenerate(Napi::Env env, const std::shared_ptr<ModelCore
   if (!core->Submit(request, notify)) {
     sink->Abandon();
     request->sink.reset();
-    throw MakeError(env, "DISPOSED", "the model has been disposed");
+    throw MakeError(env, ErrorCode::Disposed, "the model has been disposed");
   }
   return MakeRequestHandle(env, core, request);
 }
@@ -222,7 +222,7 @@ Napi::Value Model::Embed(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ModelCore& core = Live(env);
   if (!core.embeddings()) {
-    throw MakeError(env, "INVALID_ARGUMENT", "this model was not loaded for embeddings; load it with { embeddings: true }");
+    throw MakeError(env, ErrorCode::InvalidArgument, "this model was not loaded for embeddings; load it with { embeddings: true }");
   }
   Napi::Array texts = info[0].As<Napi::Array>();
   auto request = std::make_shared<Request>();
@@ -230,7 +230,7 @@ Napi::Value Model::Embed(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < texts.Length(); i++) {
     std::vector<llama_token> tokens = TokenizeText(core, texts.Get(i).As<Napi::String>().Utf8Value(), true, false);
     if (tokens.empty() || tokens.size() > core.context_size()) {
-      throw MakeError(env, tokens.empty() ? "INVALID_ARGUMENT" : "CONTEXT_OVERFLOW",
+      throw MakeError(env, tokens.empty() ? ErrorCode::InvalidArgument : ErrorCode::ContextOverflow,
                       "texts[" + std::to_string(i) + "] has " + std::to_string(tokens.size()) +
                           " tokens; embeddings need between 1 and " + std::to_string(core.context_size()));
     }
@@ -241,7 +241,7 @@ Napi::Value Model::Embed(const Napi::CallbackInfo& info) {
   if (!core.Submit(request)) {
     sink->Abandon();
     request->sink.reset();
-    throw MakeError(env, "DISPOSED", "the model has been disposed");
+    throw MakeError(env, ErrorCode::Disposed, "the model has been disposed");
   }
   return MakeRequestHandle(env, core_, request);
 }

@@ -44,13 +44,13 @@ NativeError ModelCore::Load(const LoadParams& p, const std::function<bool(float)
 
   model_ = llama_model_load_from_file(p.path.c_str(), mp);
   if (model_ == nullptr) {
-    if (pd.cancelled) return {"ABORTED", "model load was aborted"};
+    if (pd.cancelled) return {ErrorCode::Aborted, "model load was aborted"};
     std::string log = capture.Text();
-    std::string code = "LOAD_FAILED";
-    if (log.find("unknown model architecture") != std::string::npos) code = "UNSUPPORTED_ARCHITECTURE";
+    ErrorCode code = ErrorCode::LoadFailed;
+    if (log.find("unknown model architecture") != std::string::npos) code = ErrorCode::UnsupportedArchitecture;
     else if (log.find("failed to allocate") != std::string::npos || log.find("out of memory") != std::string::npos)
-      code = "INSUFFICIENT_MEMORY";
-    else if (log.find("gguf") != std::string::npos || log.find("GGUF") != std::string::npos) code = "INVALID_GGUF";
+      code = ErrorCode::InsufficientMemory;
+    else if (log.find("gguf") != std::string::npos || log.find("GGUF") != std::string::npos) code = ErrorCode::InvalidGguf;
     return {code, "llama.cpp could not load " + p.path + (log.empty() ? "" : ": " + log)};
   }
   vocab_ = llama_model_get_vocab(model_);
@@ -59,7 +59,7 @@ NativeError ModelCore::Load(const LoadParams& p, const std::function<bool(float)
   uint32_t ctx_seq = p.context_size ? p.context_size : std::min<uint32_t>(n_train ? n_train : 4096, 4096);
   if (n_train > 0 && ctx_seq > n_train) {
     FreeLlama();
-    return {"CONTEXT_TOO_LARGE", "contextSize " + std::to_string(ctx_seq) + " exceeds the model's trained context of " +
+    return {ErrorCode::ContextTooLarge, "contextSize " + std::to_string(ctx_seq) + " exceeds the model's trained context of " +
                                      std::to_string(n_train) + " tokens"};
   }
   n_seq_max_ = std::max<uint32_t>(1, p.parallel);
@@ -83,7 +83,7 @@ NativeError ModelCore::Load(const LoadParams& p, const std::function<bool(float)
   if (ctx_ == nullptr) {
     std::string log = capture.Text();
     FreeLlama();
-    std::string code = log.find("alloc") != std::string::npos ? "INSUFFICIENT_MEMORY" : "LOAD_FAILED";
+    ErrorCode code = log.find("alloc") != std::string::npos ? ErrorCode::InsufficientMemory : ErrorCode::LoadFailed;
     return {code, "llama.cpp could not create a context for " + p.path + (log.empty() ? "" : ": " + log)};
   }
   n_ctx_seq_ = llama_n_ctx_seq(ctx_);

@@ -160,7 +160,7 @@ void ModelCore::RunEmbed(const std::shared_ptr<Request>& r) {
     r->stats.prompt_tokens += (int32_t)tokens.size();
     if (rc != 0) {
       std::lock_guard<std::mutex> lock(r->out_mutex);
-      r->error = {"GENERATION_FAILED", "llama_decode failed with status " + std::to_string(rc) + " while embedding"};
+      r->error = {ErrorCode::GenerationFailed, "llama_decode failed with status " + std::to_string(rc) + " while embedding"};
       break;
     }
     std::vector<float> out((size_t)n_embd, 0.0f);
@@ -250,7 +250,7 @@ void ModelCore::Step(std::vector<std::shared_ptr<Request>>& active, std::vector<
         } else {
           {
             std::lock_guard<std::mutex> lock(r.out_mutex);
-            r.error = {"GENERATION_FAILED", reason};
+            r.error = {ErrorCode::GenerationFailed, reason};
           }
           Finish(r, "", free_seqs);
         }

@@ -44,7 +44,7 @@ class ModelLoadWorker : public Napi::AsyncWorker {
       }
       return true;
     });
-    if (error_.ok() && (aborted_->load() || env_closing_->load())) error_ = {"ABORTED", "model load was aborted"};
+    if (error_.ok() && (aborted_->load() || env_closing_->load())) error_ = {ErrorCode::Aborted, "model load was aborted"};
     if (!error_.ok()) {
       core_.reset();
       return;

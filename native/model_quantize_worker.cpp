@@ -24,17 +24,18 @@ class ModelQuantizeWorker : public Napi::AsyncWorker {
     qp.ftype = ftype_;
     qp.nthread = threads_;
     if (llama_model_quantize(input_.c_str(), output_.c_str(), &qp) != 0) {
-      error_ = "llama_model_quantize failed for " + input_ + ": " + capture.Text();
+      error_ = {ErrorCode::LoadFailed, "llama_model_quantize failed for " + input_ + ": " + capture.Text()};
     }
   }
   void OnOK() override {
-    if (!error_.empty()) deferred_.Reject(MakeError(Env(), "LOAD_FAILED", error_).Value());
+    if (!error_.ok()) deferred_.Reject(MakeError(Env(), error_.code, error_.message).Value());
     else deferred_.Resolve(Env().Undefined());
   }
 
  private:
   Napi::Promise::Deferred deferred_;
-  std::string input_, output_, error_;
+  std::string input_, output_;
+  NativeError error_;
   llama_ftype ftype_;
   int32_t threads_;
 };

@@ -35,7 +35,7 @@ void JsRequestSink::Finished() {
     std::lock_guard<std::mutex> lock(r->out_mutex);
     const RequestStats& s = r->stats;
     if (!r->error.ok()) {
-      result.Set("errorCode", r->error.code);
+      result.Set("errorCode", ErrorCodeName(r->error.code));
       result.Set("errorMessage", r->error.message);
     }
     result.Set("finishReason", r->finish_reason);

@@ -22,7 +22,7 @@ llama_sampler* BuildSampler(Napi::Env env, ModelCore& core, const Napi::Object& 
       grammar = json_schema_to_grammar(common_json::parse(o.Get("jsonSchema").As<Napi::String>().Utf8Value()));
     } catch (const std::exception& e) {
       llama_sampler_free(chain);
-      throw MakeError(env, "INVALID_SCHEMA", std::string("Expected a supported JSON schema for jsonSchema: ") + e.what());
+      throw MakeError(env, ErrorCode::InvalidSchema, std::string("Expected a supported JSON schema for jsonSchema: ") + e.what());
     }
   } else if (o.Has("grammar") && o.Get("grammar").IsString()) {
     grammar = o.Get("grammar").As<Napi::String>().Utf8Value();
@@ -32,7 +32,7 @@ llama_sampler* BuildSampler(Napi::Env env, ModelCore& core, const Napi::Object& 
     llama_sampler* g = llama_sampler_init_grammar(vocab, grammar.c_str(), "root");
     if (g == nullptr) {
       llama_sampler_free(chain);
-      throw MakeError(env, o.Has("jsonSchema") ? "INVALID_SCHEMA" : "INVALID_ARGUMENT",
+      throw MakeError(env, o.Has("jsonSchema") ? ErrorCode::InvalidSchema : ErrorCode::InvalidArgument,
                       "Expected a valid GBNF grammar for grammar: " + capture.Text());
     }
     llama_sampler_chain_add(chain, g);

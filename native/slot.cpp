@@ -16,7 +16,7 @@ Slot::Slot(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Slot>(info) { Set(
 void Slot::Set(Napi::Object model_obj) {
   Model* model = Napi::ObjectWrap<Model>::Unwrap(model_obj);
   std::shared_ptr<ModelCore> core = model->core();
-  if (!core || core->Closing()) throw MakeError(Env(), "DISPOSED", "the model has been disposed");
+  if (!core || core->Closing()) throw MakeError(Env(), ErrorCode::Disposed, "the model has been disposed");
   std::lock_guard<std::mutex> lock(mutex_);
   core_ = core;
   model_ref_ = Napi::Persistent(model_obj);
@@ -35,7 +35,7 @@ Napi::Value Slot::Generation(const Napi::CallbackInfo& info) { return Napi::Numb
 
 Napi::Value Slot::Generate(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!core_ || core_->Closing()) throw MakeError(info.Env(), "DISPOSED", "the slot's model has been disposed");
+  if (!core_ || core_->Closing()) throw MakeError(info.Env(), ErrorCode::Disposed, "the slot's model has been disposed");
   Napi::Object handle =
       Model::SubmitGenerate(info.Env(), core_, info[0].As<Napi::Object>(), info[1].As<Napi::Function>()).As<Napi::Object>();
   handle.Set("model", model_ref_.Value());
