@@ -93,7 +93,7 @@ class ModelCore {
   void Step(std::vector<std::shared_ptr<Request>>& active, std::vector<int32_t>& free_seqs);
   void RunEmbed(const std::shared_ptr<Request>& request);
   bool AcceptToken(Request& r, llama_token token, double now);
-  void Finish(Request& r, const std::string& reason, std::vector<int32_t>& free_seqs);
+  void Finish(Request& r, FinishReason reason, std::vector<int32_t>& free_seqs);
   void FreeLlama();
 
   std::string path_;

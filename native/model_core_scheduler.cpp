@@ -54,20 +54,21 @@ static void SendText(Request& r, double now, bool force) {
   }
 }
 
-void ModelCore::Finish(Request& r, const std::string& reason, std::vector<int32_t>& free_seqs) {
+void ModelCore::Finish(Request& r, FinishReason reason, std::vector<int32_t>& free_seqs) {
   const double now = NowMs();
-  if (r.seq >= 0) {
+  if (r.state == RequestState::Prompt || r.state == RequestState::Generating) {
     llama_memory_seq_rm(llama_get_memory(ctx_), r.seq, -1, -1);
     // Kept in descending order so back() is the lowest free id: see Admit().
     free_seqs.insert(std::upper_bound(free_seqs.begin(), free_seqs.end(), r.seq, std::greater<int32_t>()), r.seq);
     r.seq = -1;
   }
+  r.state = RequestState::Finished;
   {
     std::lock_guard<std::mutex> lock(r.out_mutex);
     if (r.error.ok()) {
       r.finish_reason = reason;
       std::string text = r.generated;
-      if (reason == "stop") {
+      if (reason == FinishReason::Stop) {
         // Cut at the earliest stop string.
         size_t cut = text.size();
         for (const std::string& s : r.stop) {
@@ -113,10 +114,12 @@ void ModelCore::Admit(std::vector<std::shared_ptr<Request>>& active, std::vector
     lock.unlock();
     r->stats.admitted_ms = NowMs();
     if (r->kind == Request::Kind::Embed) {
+      r->state = RequestState::Embedding;
       RunEmbed(r);
     } else if (r->aborted || abort_all_) {
-      Finish(*r, "abort", free_seqs);
+      Finish(*r, FinishReason::Abort, free_seqs);
     } else {
+      r->state = RequestState::Prompt;
       r->seq = free_seqs.back();
       free_seqs.pop_back();
       r->stats.prompt_tokens = (int32_t)r->prompt.size();
@@ -178,14 +181,14 @@ void ModelCore::RunEmbed(const std::shared_ptr<Request>& r) {
     r->embeddings.push_back(std::move(out));
   }
   llama_memory_clear(mem, true);
-  Finish(*r, (r->aborted || abort_all_) ? "abort" : "stop", none);
+  Finish(*r, (r->aborted || abort_all_) ? FinishReason::Abort : FinishReason::Stop, none);
 }
 
 void ModelCore::Step(std::vector<std::shared_ptr<Request>>& active, std::vector<int32_t>& free_seqs) {
   // Aborts first: their sequences are freed before the batch is built.
   for (auto it = active.begin(); it != active.end();) {
     if ((*it)->aborted || abort_all_) {
-      Finish(**it, "abort", free_seqs);
+      Finish(**it, FinishReason::Abort, free_seqs);
       it = active.erase(it);
     } else {
       ++it;
@@ -206,12 +209,13 @@ void ModelCore::Step(std::vector<std::shared_ptr<Request>>& active, std::vector<
   };
   for (auto& r : active) {
     r->batch_index = -1;
-    if (r->n_prompt_done == r->prompt.size() && batch_.n_tokens < (int32_t)n_batch_) add(*r, r->last_token, true);
+    if (r->state == RequestState::Generating && batch_.n_tokens < (int32_t)n_batch_) add(*r, r->last_token, true);
   }
   for (auto& r : active) {
-    while (r->n_prompt_done < r->prompt.size() && batch_.n_tokens < (int32_t)n_batch_) {
+    while (r->state == RequestState::Prompt && batch_.n_tokens < (int32_t)n_batch_) {
       const bool last = r->n_prompt_done + 1 == r->prompt.size();
       add(*r, r->prompt[r->n_prompt_done++], last);
+      if (last) r->state = RequestState::Generating;  // its first token is sampled from this batch
     }
   }
   if (batch_.n_tokens == 0) return;
@@ -241,18 +245,18 @@ void ModelCore::Step(std::vector<std::shared_ptr<Request>>& active, std::vector<
 
   if (rc != 0) {
     // 2 = aborted (shutdown or forced close); 1 = no KV slot; <0 = error. Fail everything in the batch.
-    const std::string reason = rc == 2 ? "aborted" : "llama_decode failed with status " + std::to_string(rc);
+    const std::string message = rc == 2 ? "aborted" : "llama_decode failed with status " + std::to_string(rc);
     for (auto it = active.begin(); it != active.end();) {
       Request& r = **it;
       if (tokens_per_seq_[(size_t)r.seq] > 0) {
         if (rc == 2) {
-          Finish(r, "abort", free_seqs);
+          Finish(r, FinishReason::Abort, free_seqs);
         } else {
           {
             std::lock_guard<std::mutex> lock(r.out_mutex);
-            r.error = {ErrorCode::GenerationFailed, reason};
+            r.error = {ErrorCode::GenerationFailed, message};
           }
-          Finish(r, "", free_seqs);
+          Finish(r, FinishReason::None, free_seqs);
         }
         it = active.erase(it);
       } else {
@@ -265,25 +269,25 @@ void ModelCore::Step(std::vector<std::shared_ptr<Request>>& active, std::vector<
   for (auto it = active.begin(); it != active.end();) {
     Request& r = **it;
     bool done = false;
-    std::string reason;
+    FinishReason reason = FinishReason::None;
     if (r.batch_index >= 0) {
       const llama_token tok = llama_sampler_sample(r.sampler, ctx_, r.batch_index);
       if (AcceptToken(r, tok, t1)) {
         done = true;
-        reason = "eos";
+        reason = FinishReason::Eos;
       } else {
         // Stop strings: search only the region the new piece can complete.
         for (const std::string& s : r.stop) {
           size_t from = r.generated.size() > s.size() + 64 ? r.generated.size() - s.size() - 64 : 0;
           if (r.generated.find(s, from) != std::string::npos) {
             done = true;
-            reason = "stop";
+            reason = FinishReason::Stop;
             break;
           }
         }
         if (!done && (r.stats.generated_tokens >= r.max_tokens || (uint32_t)r.n_past + 1 >= n_ctx_seq_)) {
           done = true;
-          reason = "length";
+          reason = FinishReason::Length;
         }
       }
       if (!done) SendText(r, t1, false);
@@ -314,7 +318,7 @@ void ModelCore::Run() {
           std::shared_ptr<Request> r = *it;
           it = pending_.erase(it);
           lock.unlock();
-          Finish(*r, "abort", free_seqs);
+          Finish(*r, FinishReason::Abort, free_seqs);
           lock.lock();
           it = pending_.begin();
         } else {

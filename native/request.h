@@ -17,6 +17,19 @@
 
 namespace modelpool {
 
+// Where a request is in its life, after llama.cpp server's slot_state. Read and written only on the
+// scheduler thread, except Queued, which Submit() leaves as constructed.
+enum class RequestState {
+  Queued,      // submitted, waiting for a free sequence (generation) or its turn (embedding)
+  Prompt,      // holds sequence `seq`; prompt tokens still to decode (n_prompt_done < prompt.size())
+  Generating,  // holds sequence `seq`; the whole prompt is in the batch, one token per step from now on
+  Embedding,   // being embedded (runs to the end within one scheduler step)
+  Finished,    // over: finish_reason or error set, sequence freed, sink told
+};
+
+// Why a request ended. None while it runs, and when it ended with an error.
+enum class FinishReason { None, Stop, Length, Eos, Abort };
+
 struct RequestStats {
   int32_t prompt_tokens = 0;
   int32_t generated_tokens = 0;
@@ -34,7 +47,7 @@ class RequestSink {
   virtual ~RequestSink() = default;
   // New text is ready: the sink should arrange for TakeText() to be called soon.
   virtual void TextReady() = 0;
-  // The request is over (finish_reason set, or error.code set). Called exactly once, last.
+  // The request is over (finish_reason or error set). Called exactly once, last.
   virtual void Finished() = 0;
 };
 
@@ -54,14 +67,15 @@ struct Request {
   // Output, guarded by out_mutex.
   std::mutex out_mutex;
   std::string unsent;  // text produced but not yet taken by JavaScript
-  std::string finish_reason;  // "stop" | "length" | "eos" | "abort"
+  FinishReason finish_reason = FinishReason::None;
   NativeError error;
   std::string full_text;  // final text (stop string removed)
   std::vector<std::vector<float>> embeddings;
   RequestStats stats;
 
   // Scheduler-thread state.
-  int32_t seq = -1;
+  RequestState state = RequestState::Queued;
+  int32_t seq = -1;  // the sequence it holds in the Prompt and Generating states
   size_t n_prompt_done = 0;
   llama_pos n_past = 0;
   int32_t batch_index = -1;  // index of this sequence's logits in the current batch

@@ -6,6 +6,19 @@
 
 namespace modelpool {
 
+// The one place a finish reason becomes the string JavaScript sees (NativeResult.finishReason). A request
+// that failed has none: its result carries errorCode instead.
+static const char* FinishReasonName(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::Stop: return "stop";
+    case FinishReason::Length: return "length";
+    case FinishReason::Eos: return "eos";
+    case FinishReason::Abort: return "abort";
+    case FinishReason::None: break;
+  }
+  return "";
+}
+
 JsRequestSink::JsRequestSink(Napi::Env env, Napi::Function callback, std::shared_ptr<Request> request)
     : request_(request) {
   tsfn_ = Napi::ThreadSafeFunction::New(env, callback, "modelpool.generate", 0, 1);
@@ -38,7 +51,7 @@ void JsRequestSink::Finished() {
       result.Set("errorCode", ErrorCodeName(r->error.code));
       result.Set("errorMessage", r->error.message);
     }
-    result.Set("finishReason", r->finish_reason);
+    result.Set("finishReason", FinishReasonName(r->finish_reason));
     result.Set("text", r->full_text);
     result.Set("promptTokens", s.prompt_tokens);
     result.Set("generatedTokens", s.generated_tokens);
