@@ -1,6 +1,9 @@
 import { stat } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
 import type { GgufInspection } from '../engine/types.js';
-import type { LocalModelMetadata, LocalSourceKind } from './types.js';
+import { invalidArgument, isModelpoolError, ModelpoolError } from '../errors.js';
+import { isLocalSource } from './input.js';
+import type { LocalModelMetadata, LocalSourceKind, ModelSource, VersionInput } from './types.js';
 
 /** Reads what a local model file is. Throws (any error) when the file is not a model of its kind. */
 export type SourceInspector = (path: string) => Promise<LocalModelMetadata>;
@@ -46,6 +49,41 @@ export function fileSizeInspector(format: string): SourceInspector {
   return async (path) => ({ format, sizeBytes: (await stat(path)).size });
 }
 
-export function defaultInspectors(): Record<LocalSourceKind, SourceInspector> {
+export function defaultInspectors(): SourceInspectors {
   return { gguf: ggufInspector(), onnx: fileSizeInspector('onnx') };
+}
+
+export type SourceInspectors = Record<LocalSourceKind, SourceInspector>;
+
+/** Makes a local path absolute and reads the file's metadata (unless given). */
+export async function prepareVersion(inspectors: SourceInspectors, version: VersionInput, field: string): Promise<VersionInput> {
+  if (!isLocalSource(version.source)) return version;
+  const source = { ...version.source, path: resolvePath(version.source.path) };
+  const metadata = version.metadata ?? (await inspectSource(inspectors, source, `${field}source.path`));
+  return { ...version, source, metadata };
+}
+
+/**
+ * Reads a local model file with the inspector of its kind. A missing file or a folder is
+ * INVALID_ARGUMENT naming `field`; a file its inspector refuses is INVALID_GGUF for GGUF (or the
+ * inspector's own typed code), INVALID_ARGUMENT otherwise.
+ */
+export async function inspectSource(inspectors: SourceInspectors, source: Extract<ModelSource, { path: string }>, field: string): Promise<LocalModelMetadata> {
+  const path = source.path;
+  let isFile: boolean;
+  try {
+    isFile = (await stat(path)).isFile();
+  } catch (error) {
+    const failure = invalidArgument(field, `an existing ${source.kind} file`, path);
+    failure.message += ` (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`;
+    throw failure;
+  }
+  if (!isFile) throw invalidArgument(field, `a ${source.kind} file, not a folder`, path);
+  try {
+    return await inspectors[source.kind](path);
+  } catch (error) {
+    const code = isModelpoolError(error) && error.code !== 'INVALID_ARGUMENT' ? error.code : source.kind === 'gguf' ? 'INVALID_GGUF' : 'INVALID_ARGUMENT';
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ModelpoolError(code, `${field} ${path} is not a readable ${source.kind} model: ${reason}`, { field, value: path, cause: error });
+  }
 }
