@@ -1,5 +1,5 @@
 import { invalidArgument } from '../errors.js';
-import { finiteNumber, integer, nonEmptyString, optionalBoolean, plainObject } from '../validate.js';
+import { finiteNumber, integer, nonEmptyString, optionalBoolean, optionalNumber, plainObject } from '../validate.js';
 import type {
   HardwareNeeds,
   LifecycleState,
@@ -8,9 +8,11 @@ import type {
   ModelPatch,
   ModelQuery,
   ModelSource,
+  PerformanceSample,
   PerformanceWindow,
   SourceKind,
   Task,
+  TransitionOptions,
   VersionInput,
   VersionPatch,
 } from './types.js';
@@ -258,4 +260,67 @@ export function windowLength(field: string, value: unknown): number {
   throw invalidArgument(field, "'all', '1h', '24h' or a positive number of milliseconds", value);
 }
 
-export type { PerformanceWindow };
+/**
+ * `ModelRegistry.open` options. The store is only checked for its shape; `sqlite` is checked by
+ * the SQLite store when it opens, `inspectors` when they run.
+ */
+export function registryOptions(field: string, value: unknown): void {
+  const object = plainObject(field, value);
+  const store = object.store as { writeModel?: unknown } | null | undefined;
+  if (store !== undefined && (typeof store !== 'object' || store === null || typeof store.writeModel !== 'function')) {
+    throw invalidArgument(`${field}.store`, 'a RegistryStore', store);
+  }
+  if (object.path !== undefined) nonEmptyString(`${field}.path`, object.path, 4096);
+  if (object.refreshIntervalMs !== undefined) integer(`${field}.refreshIntervalMs`, object.refreshIntervalMs, 0);
+  if (object.transitionHistoryLimit !== undefined) integer(`${field}.transitionHistoryLimit`, object.transitionHistoryLimit, 1, 10_000);
+  if (object.history !== undefined) {
+    const history = plainObject(`${field}.history`, object.history);
+    for (const key of ['halfLifeMs', 'bucketMs', 'retentionMs', 'flushIntervalMs', 'flushBatchSize', 'priorMaxSamples'] as const) {
+      optionalNumber(`${field}.history.${key}`, history[key], key === 'priorMaxSamples' ? 0 : 1, Number.MAX_SAFE_INTEGER);
+    }
+    optionalNumber(`${field}.history.priorWeight`, history.priorWeight, 0, 1);
+    optionalNumber(`${field}.history.relativeAccuracy`, history.relativeAccuracy, 1e-6, 0.5);
+  }
+}
+
+/**
+ * A performance sample's measurements and time (its model and version are looked up in the catalog
+ * first). Returns the time, or undefined when the sample has none.
+ */
+export function sampleMeasures(field: string, sample: PerformanceSample): number | undefined {
+  const task: unknown = sample.task;
+  if (typeof task !== 'string' || task.length === 0 || task.length > 64 || task.includes('\n')) {
+    throw invalidArgument(`${field}.task`, 'a task name', task);
+  }
+  finiteNumber(`${field}.totalMs`, sample.totalMs, 0, Number.MAX_VALUE);
+  if (typeof sample.success !== 'boolean') throw invalidArgument(`${field}.success`, 'a boolean', sample.success);
+  optionalNumber(`${field}.ttftMs`, sample.ttftMs, 0, Number.MAX_VALUE);
+  optionalNumber(`${field}.tokensPerSecond`, sample.tokensPerSecond, 0, Number.MAX_VALUE);
+  optionalNumber(`${field}.quality`, sample.quality, 0, 1);
+  optionalNumber(`${field}.memoryBytes`, sample.memoryBytes, 0, Number.MAX_VALUE);
+  optionalNumber(`${field}.costUsd`, sample.costUsd, 0, Number.MAX_VALUE);
+  return sample.at === undefined ? undefined : finiteNumber(`${field}.at`, sample.at, 0, Number.MAX_SAFE_INTEGER);
+}
+
+/** The window and task of a performance query (default window 'all'), with the window's length. */
+export function performanceWindow(field: string, query: { task: unknown; window?: unknown }): { task: Task; window: PerformanceWindow; windowMs: number } {
+  const window = query.window ?? 'all';
+  const windowMs = windowLength(`${field}.window`, window);
+  if (typeof query.task !== 'string') throw invalidArgument(`${field}.task`, 'a task name', query.task);
+  return { task: query.task, window: window as PerformanceWindow, windowMs };
+}
+
+/** `setDeprecated`'s flag and optional reason. */
+export function deprecation(deprecated: unknown, reason: unknown): { deprecated: boolean; reason: string | undefined } {
+  if (typeof deprecated !== 'boolean') throw invalidArgument('deprecated', 'a boolean', deprecated);
+  return { deprecated, reason: reason === undefined ? undefined : nonEmptyString('reason', reason, 1024) };
+}
+
+/** `transition`'s options: the expected current state (compare-and-set) and the reason ('' when none). */
+export function transitionOptions(field: string, value: unknown): { from: LifecycleState | undefined; reason: string } {
+  const object = plainObject(field, value) as TransitionOptions;
+  return {
+    from: object.from === undefined ? undefined : lifecycleState(`${field}.from`, object.from),
+    reason: object.reason === undefined ? '' : nonEmptyString(`${field}.reason`, object.reason, 1024),
+  };
+}

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { resolve as resolvePath } from 'node:path';
 import { invalidArgument, ModelpoolError } from '../errors.js';
 import { PerformanceHistory, resolveHistoryOptions, type HistoryOptions } from '../telemetry/index.js';
-import { finiteNumber, integer, nonEmptyString, optionalNumber, plainObject } from '../validate.js';
+import { nonEmptyString, plainObject } from '../validate.js';
 import { importDiscovered, type DiscoveryReport } from './discovery/import.js';
 import type { DiscoveryOptions } from './discovery/scan.js';
 import * as input from './input.js';
@@ -102,21 +102,7 @@ export class ModelRegistry extends EventEmitter<RegistryEvents> {
 
   /** Opens a registry over `options.store` (or a SQLite file at `options.path`, or memory) and loads it. */
   static async open(options: RegistryOptions = {}): Promise<ModelRegistry> {
-    const checked = plainObject('options', options);
-    if (checked.store !== undefined && (typeof checked.store !== 'object' || checked.store === null || typeof (checked.store as RegistryStore).writeModel !== 'function')) {
-      throw invalidArgument('options.store', 'a RegistryStore', checked.store);
-    }
-    if (checked.path !== undefined) nonEmptyString('options.path', checked.path, 4096);
-    if (checked.refreshIntervalMs !== undefined) integer('options.refreshIntervalMs', checked.refreshIntervalMs, 0);
-    if (checked.transitionHistoryLimit !== undefined) integer('options.transitionHistoryLimit', checked.transitionHistoryLimit, 1, 10_000);
-    if (checked.history !== undefined) {
-      const history = plainObject('options.history', checked.history);
-      for (const key of ['halfLifeMs', 'bucketMs', 'retentionMs', 'flushIntervalMs', 'flushBatchSize', 'priorMaxSamples'] as const) {
-        optionalNumber(`options.history.${key}`, history[key], key === 'priorMaxSamples' ? 0 : 1, Number.MAX_SAFE_INTEGER);
-      }
-      optionalNumber('options.history.priorWeight', history.priorWeight, 0, 1);
-      optionalNumber('options.history.relativeAccuracy', history.relativeAccuracy, 1e-6, 0.5);
-    }
+    input.registryOptions('options', options);
     const store = options.store ?? (options.path !== undefined ? new SqliteRegistryStore(options.path, options.sqlite) : new MemoryRegistryStore());
     const registry = new ModelRegistry(store, options.store === undefined, options);
     await registry.state.open();
@@ -278,17 +264,7 @@ export class ModelRegistry extends EventEmitter<RegistryEvents> {
     if (version === undefined || !entry.resolved.has(version)) {
       throw new ModelpoolError('VERSION_NOT_FOUND', `Model ${entry.model.id} has no version ${JSON.stringify(version)}`, { field: 'sample.version', value: version });
     }
-    if (typeof sample.task !== 'string' || sample.task.length === 0 || sample.task.length > 64 || sample.task.includes('\n')) {
-      throw invalidArgument('sample.task', 'a task name', sample.task);
-    }
-    finiteNumber('sample.totalMs', sample.totalMs, 0, Number.MAX_VALUE);
-    if (typeof sample.success !== 'boolean') throw invalidArgument('sample.success', 'a boolean', sample.success);
-    optionalNumber('sample.ttftMs', sample.ttftMs, 0, Number.MAX_VALUE);
-    optionalNumber('sample.tokensPerSecond', sample.tokensPerSecond, 0, Number.MAX_VALUE);
-    optionalNumber('sample.quality', sample.quality, 0, 1);
-    optionalNumber('sample.memoryBytes', sample.memoryBytes, 0, Number.MAX_VALUE);
-    optionalNumber('sample.costUsd', sample.costUsd, 0, Number.MAX_VALUE);
-    const at = sample.at === undefined ? this.state.now() : finiteNumber('sample.at', sample.at, 0, Number.MAX_SAFE_INTEGER);
+    const at = input.sampleMeasures('sample', sample) ?? this.state.now();
     if (this.state.history.record(entry.model.id, version, sample, at)) this.state.scheduleFlush();
   }
 
@@ -299,10 +275,8 @@ export class ModelRegistry extends EventEmitter<RegistryEvents> {
   performance(name: string, query: PerformanceQuery): PerformanceSummary | undefined {
     plainObject('query', query);
     const resolved = this.resolve(name, query.version);
-    const window = query.window ?? 'all';
-    const windowMs = input.windowLength('query.window', window);
-    if (typeof query.task !== 'string') throw invalidArgument('query.task', 'a task name', query.task);
-    return this.state.history.summary(resolved.model.id, resolved.version.version, query.task, window, windowMs, this.state.now());
+    const { task, window, windowMs } = input.performanceWindow('query', query);
+    return this.state.history.summary(resolved.model.id, resolved.version.version, task, window, windowMs, this.state.now());
   }
 
   /** Tasks with recorded history (or a prior) for a version. */

@@ -1,5 +1,4 @@
 import { invalidArgument, ModelpoolError } from '../errors.js';
-import { nonEmptyString, plainObject } from '../validate.js';
 import type { Entry } from './entry.js';
 import * as input from './input.js';
 import { prepareVersion } from './inspectors.js';
@@ -97,11 +96,10 @@ export async function updateVersion(state: RegistryState, name: string, version:
 
 export async function setDeprecated(state: RegistryState, name: string, version: string, deprecated: boolean, reason?: string): Promise<ModelVersion> {
   state.assertOpen();
-  if (typeof deprecated !== 'boolean') throw invalidArgument('deprecated', 'a boolean', deprecated);
-  if (reason !== undefined) nonEmptyString('reason', reason, 1024);
+  const mark = input.deprecation(deprecated, reason);
   return editVersion(state, name, version, (row) => {
-    row.deprecated = deprecated;
-    if (deprecated && reason !== undefined) row.deprecationReason = reason;
+    row.deprecated = mark.deprecated;
+    if (mark.deprecated && mark.reason !== undefined) row.deprecationReason = mark.reason;
     else delete row.deprecationReason;
     return [];
   });
@@ -110,9 +108,7 @@ export async function setDeprecated(state: RegistryState, name: string, version:
 export async function transition(state: RegistryState, name: string, version: string, to: LifecycleState, options: TransitionOptions = {}): Promise<ModelVersion> {
   state.assertOpen();
   const target = input.lifecycleState('to', to);
-  plainObject('options', options);
-  const expected = options.from === undefined ? undefined : input.lifecycleState('options.from', options.from);
-  const reason = options.reason === undefined ? '' : nonEmptyString('options.reason', options.reason, 1024);
+  const { from: expected, reason } = input.transitionOptions('options', options);
   return editVersion(state, name, version, (row, entry) => {
     if (expected !== undefined && row.state !== expected) {
       throw new ModelpoolError(
