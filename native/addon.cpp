@@ -27,7 +27,7 @@
 namespace modelpool {
 
 static Napi::Value SetLogLevelJs(const Napi::CallbackInfo& info) {
-  SetLogLevel(info[0].As<Napi::Number>().Int32Value());
+  SetLogLevel((int)RequireInteger(info[0], "level", GGML_LOG_LEVEL_NONE, GGML_LOG_LEVEL_CONT));
   return info.Env().Undefined();
 }
 

@@ -18,6 +18,9 @@ namespace modelpool {
 
 struct AddonData {
   Napi::FunctionReference model_ctor;
+  // The core the Model being constructed takes over: set by ModelLoadWorker around model_ctor.New(),
+  // so JavaScript cannot construct a Model of its own.
+  std::shared_ptr<ModelCore> adopting;
   std::mutex mutex;
   std::set<std::shared_ptr<ModelCore>> cores;  // live cores, closed at environment teardown
   std::shared_ptr<std::atomic<bool>> env_closing = std::make_shared<std::atomic<bool>>(false);

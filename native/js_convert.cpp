@@ -1,28 +1,30 @@
 #include "js_convert.h"
 
+#include <cstdint>
+
+#include "arguments.h"
+
 namespace modelpool {
 
-LoadParams ReadLoadParams(const Napi::Object& o) {
+LoadParams ReadLoadParams(const Napi::Value& value, const std::string& name) {
+  Napi::Object o = RequireObject(value, name);
+  auto integer = [&](const char* key, int64_t min, int64_t max) {
+    return RequireInteger(o.Get(key), name + "." + key, min, max);
+  };
+  auto flag = [&](const char* key) { return RequireBoolean(o.Get(key), name + "." + key); };
   LoadParams p;
-  p.path = o.Get("path").As<Napi::String>().Utf8Value();
-  auto u32 = [&](const char* key, uint32_t& out) {
-    if (o.Has(key) && o.Get(key).IsNumber()) out = o.Get(key).As<Napi::Number>().Uint32Value();
-  };
-  auto i32 = [&](const char* key, int32_t& out) {
-    if (o.Has(key) && o.Get(key).IsNumber()) out = o.Get(key).As<Napi::Number>().Int32Value();
-  };
-  auto flag = [&](const char* key, bool& out) {
-    if (o.Has(key) && o.Get(key).IsBoolean()) out = o.Get(key).As<Napi::Boolean>().Value();
-  };
-  u32("contextSize", p.context_size);
-  u32("parallel", p.parallel);
-  i32("threads", p.threads);
-  i32("batchThreads", p.batch_threads);
-  i32("gpuLayers", p.gpu_layers);
-  u32("batchSize", p.batch_size);
-  flag("mmap", p.mmap);
-  flag("mlock", p.mlock);
-  flag("embeddings", p.embeddings);
+  p.path = RequireNonEmptyString(o.Get("path"), name + ".path");
+  // Ranges: what the core can hold (the context is contextSize × parallel tokens, in 32 bits; llama.cpp
+  // takes at most 256 sequences). 0 contextSize = the model's trained context, up to 4096.
+  p.context_size = (uint32_t)integer("contextSize", 0, 1 << 24);
+  p.parallel = (uint32_t)integer("parallel", 1, 256);
+  p.threads = (int32_t)integer("threads", 1, 1024);
+  p.batch_threads = (int32_t)integer("batchThreads", 1, 1024);
+  p.gpu_layers = (int32_t)integer("gpuLayers", -1, INT32_MAX);  // -1 = all
+  p.batch_size = (uint32_t)integer("batchSize", 1, 1 << 20);
+  p.mmap = flag("mmap");
+  p.mlock = flag("mlock");
+  p.embeddings = flag("embeddings");
   return p;
 }
 

@@ -1,6 +1,7 @@
 #include "model.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "addon_data.h"
 #include "arguments.h"
@@ -42,11 +43,13 @@ Napi::Function Model::Define(Napi::Env env) {
 }
 
 Model::Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
-  // Constructed only by ModelLoadWorker, which passes the core through an External.
-  if (info.Length() < 1 || !info[0].IsExternal()) {
-    throw MakeError(info.Env(), ErrorCode::InvalidArgument, "Model cannot be constructed directly; use loadModel()");
+  // Constructed only by ModelLoadWorker, which hands over the loaded core through the addon's data.
+  AddonData* data = info.Env().GetInstanceData<AddonData>();
+  if (data == nullptr || !data->adopting) {
+    throw MakeTypeError(info.Env(), "Model cannot be constructed directly; use loadModel()");
   }
-  core_ = *info[0].As<Napi::External<std::shared_ptr<ModelCore>>>().Data();
+  core_ = std::move(data->adopting);
+  info.This().As<Napi::Object>().TypeTag(&kTypeTag);
   external_bytes_ = (int64_t)MemoryTotal(core_->Memory());
   Napi::MemoryManagement::AdjustExternalMemory(info.Env(), external_bytes_);
 }
@@ -105,9 +108,9 @@ Napi::Value Model::MemoryJs(const Napi::CallbackInfo& info) { return MemoryToJs(
 Napi::Value Model::Tokenize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ModelCore& core = Live(env);
-  std::string text = info[0].As<Napi::String>().Utf8Value();
-  bool add_special = info[1].As<Napi::Boolean>().Value();
-  bool parse_special = info[2].As<Napi::Boolean>().Value();
+  const std::string text = RequireString(info[0], "text");
+  const bool add_special = RequireBoolean(info[1], "addSpecial");
+  const bool parse_special = RequireBoolean(info[2], "parseSpecial");
   std::vector<llama_token> tokens = TokenizeText(core, text, add_special, parse_special);
   Napi::Int32Array out = Napi::Int32Array::New(env, tokens.size());
   std::copy(tokens.begin(), tokens.end(), out.Data());
@@ -117,7 +120,7 @@ Napi::Value Model::Tokenize(const Napi::CallbackInfo& info) {
 Napi::Value Model::Detokenize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ModelCore& core = Live(env);
-  Napi::Int32Array arr = info[0].As<Napi::Int32Array>();
+  Napi::Int32Array arr = RequireInt32Array(info[0], "tokens");
   const int32_t n_vocab = llama_vocab_n_tokens(core.vocab());
   for (size_t i = 0; i < arr.ElementLength(); i++) {
     if (arr[i] < 0 || arr[i] >= n_vocab) {
@@ -141,13 +144,14 @@ Napi::Value Model::Detokenize(const Napi::CallbackInfo& info) {
 Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ModelCore& core = Live(env);
-  Napi::Array messages = info[0].As<Napi::Array>();
-  bool add_assistant = info[1].As<Napi::Boolean>().Value();
+  Napi::Array messages = RequireArray(info[0], "messages");
+  const bool add_assistant = RequireBoolean(info[1], "addAssistant");
   std::vector<std::string> roles, contents;
   for (uint32_t i = 0; i < messages.Length(); i++) {
-    Napi::Object m = messages.Get(i).As<Napi::Object>();
-    roles.push_back(m.Get("role").As<Napi::String>().Utf8Value());
-    contents.push_back(m.Get("content").As<Napi::String>().Utf8Value());
+    const std::string name = "messages[" + std::to_string(i) + "]";
+    Napi::Object m = RequireObject(messages.Get(i), name);
+    roles.push_back(RequireString(m.Get("role"), name + ".role"));
+    contents.push_back(RequireString(m.Get("content"), name + ".content"));
   }
   std::vector<llama_chat_message> chat;
   size_t total = 0;
@@ -174,15 +178,24 @@ Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, out);
 }
 
-Napi::Value Model::SubmitGenerate(Napi::Env env, const std::shared_ptr<ModelCore>& core, const Napi::Object& o,
-                                  const Napi::Function& callback, bool notify) {
+Napi::Value Model::SubmitGenerate(Napi::Env env, const std::shared_ptr<ModelCore>& core, const Napi::Value& options,
+                                  const Napi::Value& callback_value, bool notify) {
+  Napi::Object o = RequireObject(options, "options");
+  Napi::Function callback = RequireFunction(callback_value, "callback");
+  const std::string prompt = RequireString(o.Get("prompt"), "options.prompt");
+  const bool add_special = RequireBoolean(o.Get("addSpecial"), "options.addSpecial");
+  const bool parse_special = RequireBoolean(o.Get("parseSpecial"), "options.parseSpecial");
+  const int32_t max_tokens = (int32_t)RequireInteger(o.Get("maxTokens"), "options.maxTokens", 1, INT32_MAX);
+  Napi::Array stop = RequireArray(o.Get("stop"), "options.stop");
+  std::vector<std::string> stop_strings;
+  for (uint32_t i = 0; i < stop.Length(); i++) {
+    stop_strings.push_back(RequireNonEmptyString(stop.Get(i), "options.stop[" + std::to_string(i) + "]"));
+  }
   if (core->embeddings()) {
     throw MakeError(env, ErrorCode::InvalidArgument, "this model was loaded for embeddings; load it without embeddings to generate");
   }
   auto request = std::make_shared<Request>();
-  request->prompt = TokenizeText(*core, o.Get("prompt").As<Napi::String>().Utf8Value(),
-                                 o.Get("addSpecial").As<Napi::Boolean>().Value(),
-                                 o.Get("parseSpecial").As<Napi::Boolean>().Value());
+  request->prompt = TokenizeText(*core, prompt, add_special, parse_special);
   if (request->prompt.empty()) {
     throw MakeError(env, ErrorCode::InvalidArgument, "Expected a prompt that tokenizes to at least one token for prompt but received an empty prompt");
   }
@@ -191,9 +204,8 @@ Napi::Value Model::SubmitGenerate(Napi::Env env, const std::shared_ptr<ModelCore
                     "the prompt has " + std::to_string(request->prompt.size()) + " tokens but the context holds " +
                         std::to_string(core->context_size()) + " tokens per sequence");
   }
-  request->max_tokens = o.Get("maxTokens").As<Napi::Number>().Int32Value();
-  Napi::Array stop = o.Get("stop").As<Napi::Array>();
-  for (uint32_t i = 0; i < stop.Length(); i++) request->stop.push_back(stop.Get(i).As<Napi::String>().Utf8Value());
+  request->max_tokens = max_tokens;
+  request->stop = std::move(stop_strings);
   request->sampler = BuildSampler(env, *core, o);
   auto sink = std::make_shared<JsRequestSink>(env, callback, request);
   request->sink = sink;
@@ -209,10 +221,12 @@ Napi::Value Model::SubmitGenerate(Napi::Env env, const std::shared_ptr<ModelCore
 // turn of the event loop (src/engine/engine.ts does it in a microtask).
 Napi::Value Model::Generate(const Napi::CallbackInfo& info) {
   Live(info.Env());
-  const bool defer = info.Length() > 2 && info[2].ToBoolean().Value();
-  return SubmitGenerate(info.Env(), core_, info[0].As<Napi::Object>(), info[1].As<Napi::Function>(), !defer);
+  const bool defer = OptionalBoolean(info[2], "deferWake", false);
+  return SubmitGenerate(info.Env(), core_, info[0], info[1], !defer);
 }
 
+// wake(), stats() and close() also work on a disposed model, on purpose: src/engine/ wakes the scheduler
+// from a microtask that may run after dispose(), and reads stats and disposes at any time.
 Napi::Value Model::WakeJs(const Napi::CallbackInfo& info) {
   if (core_) core_->Wake();
   return info.Env().Undefined();
@@ -224,11 +238,13 @@ Napi::Value Model::Embed(const Napi::CallbackInfo& info) {
   if (!core.embeddings()) {
     throw MakeError(env, ErrorCode::InvalidArgument, "this model was not loaded for embeddings; load it with { embeddings: true }");
   }
-  Napi::Array texts = info[0].As<Napi::Array>();
+  Napi::Array texts = RequireArray(info[0], "texts");
+  Napi::Function callback = RequireFunction(info[1], "callback");
   auto request = std::make_shared<Request>();
   request->kind = Request::Kind::Embed;
   for (uint32_t i = 0; i < texts.Length(); i++) {
-    std::vector<llama_token> tokens = TokenizeText(core, texts.Get(i).As<Napi::String>().Utf8Value(), true, false);
+    const std::string text = RequireString(texts.Get(i), "texts[" + std::to_string(i) + "]");
+    std::vector<llama_token> tokens = TokenizeText(core, text, true, false);
     if (tokens.empty() || tokens.size() > core.context_size()) {
       throw MakeError(env, tokens.empty() ? ErrorCode::InvalidArgument : ErrorCode::ContextOverflow,
                       "texts[" + std::to_string(i) + "] has " + std::to_string(tokens.size()) +
@@ -236,7 +252,7 @@ Napi::Value Model::Embed(const Napi::CallbackInfo& info) {
     }
     request->embed_inputs.push_back(std::move(tokens));
   }
-  auto sink = std::make_shared<JsRequestSink>(env, info[1].As<Napi::Function>(), request);
+  auto sink = std::make_shared<JsRequestSink>(env, callback, request);
   request->sink = sink;
   if (!core.Submit(request)) {
     sink->Abandon();
@@ -247,7 +263,9 @@ Napi::Value Model::Embed(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Model::SetThreads(const Napi::CallbackInfo& info) {
-  Live(info.Env()).SetThreads(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value());
+  ModelCore& core = Live(info.Env());
+  core.SetThreads((int32_t)RequireInteger(info[0], "threads", 1, 1024),
+                  (int32_t)RequireInteger(info[1], "batchThreads", 1, 1024));
   return info.Env().Undefined();
 }
 
@@ -263,6 +281,7 @@ Napi::Value Model::Stats(const Napi::CallbackInfo& info) {
 // close(abort) -> Promise<void>: resolves when the scheduler thread has freed everything.
 Napi::Value Model::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  const bool abort = OptionalBoolean(info[0], "abort", false);
   auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
   Napi::Promise promise = deferred->Promise();
   if (!core_ || core_->Closing()) {
@@ -274,7 +293,6 @@ Napi::Value Model::Close(const Napi::CallbackInfo& info) {
     return promise;
   }
   closed_waiters_.push_back(deferred);
-  const bool abort = info.Length() > 0 && info[0].ToBoolean().Value();
   Napi::ThreadSafeFunction tsfn = Napi::ThreadSafeFunction::New(
       env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "modelpool.close", 0, 1);
   KeepCleanupFirst(env);

@@ -18,15 +18,20 @@ namespace modelpool {
 
 class Model : public Napi::ObjectWrap<Model> {
  public:
+  // Tags every Model object, so that RequireInstance<Model> can tell a Model from another wrapped object.
+  static constexpr napi_type_tag kTypeTag{0x6d6f64656c706f6fULL, 0x4d6f64656c000001ULL};
+  static constexpr const char* kClassName = "Model";
+
   static Napi::Function Define(Napi::Env env);
   explicit Model(const Napi::CallbackInfo& info);
   ~Model() override;
 
   std::shared_ptr<ModelCore> core() const { return core_; }
 
-  // generate(options, callback) -> { abort(), promptTokens } on `core`. Also used by Slot.
-  static Napi::Value SubmitGenerate(Napi::Env env, const std::shared_ptr<ModelCore>& core, const Napi::Object& o,
-                                    const Napi::Function& callback, bool notify = true);
+  // generate(options, callback) -> { abort(), promptTokens } on `core`, checking both arguments.
+  // Also used by Slot.
+  static Napi::Value SubmitGenerate(Napi::Env env, const std::shared_ptr<ModelCore>& core, const Napi::Value& options,
+                                    const Napi::Value& callback, bool notify = true);
 
  private:
   ModelCore& Live(Napi::Env env);

@@ -28,15 +28,17 @@
 
 namespace modelpool {
 
+// Every field but no_alloc comes from JavaScript (ReadLoadParams), which passes them all: the defaults
+// are src/engine/'s, and the initializers here only keep the struct well-formed.
 struct LoadParams {
   std::string path;
   uint32_t context_size = 0;  // tokens per sequence; 0 = min(train, 4096)
   uint32_t parallel = 1;
   int32_t threads = 1;
   int32_t batch_threads = 1;
-  int32_t gpu_layers = -1;  // -1 = all
-  uint32_t batch_size = 512;
-  bool mmap = true;
+  int32_t gpu_layers = 0;  // -1 = all
+  uint32_t batch_size = 1;
+  bool mmap = false;
   bool mlock = false;
   bool embeddings = false;
   bool no_alloc = false;  // dry run: measure memory, allocate nothing

@@ -45,7 +45,7 @@ class ModelEstimateWorker : public Napi::AsyncWorker {
 };
 
 Napi::Value EstimateMemory(const Napi::CallbackInfo& info) {
-  auto* worker = new ModelEstimateWorker(info.Env(), ReadLoadParams(info[0].As<Napi::Object>()));
+  auto* worker = new ModelEstimateWorker(info.Env(), ReadLoadParams(info[0], "params"));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

@@ -61,8 +61,15 @@ class ModelLoadWorker : public Napi::AsyncWorker {
       std::lock_guard<std::mutex> lock(data_->mutex);
       data_->cores.insert(core_);
     }
-    Napi::Object model = data_->model_ctor.New({Napi::External<std::shared_ptr<ModelCore>>::New(env, &core_)});
-    deferred_.Resolve(model);
+    data_->adopting = core_;
+    try {
+      deferred_.Resolve(data_->model_ctor.New({}));
+    } catch (const Napi::Error& e) {
+      // Cannot happen short of running out of memory; the core stays registered, so Cleanup still joins it.
+      data_->adopting.reset();
+      core_->Close(true, nullptr);
+      deferred_.Reject(e.Value());
+    }
   }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
@@ -81,8 +88,9 @@ class ModelLoadWorker : public Napi::AsyncWorker {
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AddonData* data = env.GetInstanceData<AddonData>();
-  Napi::Function on_progress = info.Length() > 1 && info[1].IsFunction() ? info[1].As<Napi::Function>() : Napi::Function();
-  auto* worker = new ModelLoadWorker(env, ReadLoadParams(info[0].As<Napi::Object>()), on_progress, data);
+  LoadParams params = ReadLoadParams(info[0], "params");
+  Napi::Function on_progress = info[1].IsUndefined() ? Napi::Function() : RequireFunction(info[1], "onProgress");
+  auto* worker = new ModelLoadWorker(env, std::move(params), on_progress, data);
   Napi::Object handle = Napi::Object::New(env);
   handle.Set("promise", worker->Promise());
   std::shared_ptr<std::atomic<bool>> flag = worker->AbortFlag();

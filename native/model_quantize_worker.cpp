@@ -1,5 +1,6 @@
 #include "model_quantize_worker.h"
 
+#include <cstdint>
 #include <string>
 
 #include "arguments.h"
@@ -41,10 +42,12 @@ class ModelQuantizeWorker : public Napi::AsyncWorker {
 };
 
 Napi::Value Quantize(const Napi::CallbackInfo& info) {
-  auto* worker = new ModelQuantizeWorker(info.Env(), info[0].As<Napi::String>().Utf8Value(),
-                                         info[1].As<Napi::String>().Utf8Value(),
-                                         (llama_ftype)info[2].As<Napi::Number>().Int32Value(),
-                                         info[3].As<Napi::Number>().Int32Value());
+  std::string input = RequireNonEmptyString(info[0], "input");
+  std::string output = RequireNonEmptyString(info[1], "output");
+  // llama_model_quantize rejects an ftype it does not know; 0 threads = one per core.
+  const auto ftype = (llama_ftype)RequireInteger(info[2], "ftype", 0, INT32_MAX);
+  const auto threads = (int32_t)RequireInteger(info[3], "threads", 0, 1024);
+  auto* worker = new ModelQuantizeWorker(info.Env(), std::move(input), std::move(output), ftype, threads);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

@@ -21,7 +21,8 @@ class Slot : public Napi::ObjectWrap<Slot> {
   explicit Slot(const Napi::CallbackInfo& info);
 
  private:
-  void Set(Napi::Object model_obj);
+  // Publishes `model` (a Model, checked) as the current model.
+  void Set(const Napi::Value& model_value);
   Napi::Value Replace(const Napi::CallbackInfo& info);
   Napi::Value Current(const Napi::CallbackInfo& info);
   Napi::Value Generation(const Napi::CallbackInfo& info);
