@@ -8,6 +8,9 @@ import type { LocalModelMetadata, LocalSourceKind, ModelSource, VersionInput } f
 /** Reads what a local model file is. Throws (any error) when the file is not a model of its kind. */
 export type SourceInspector = (path: string) => Promise<LocalModelMetadata>;
 
+/** The inspector of each local source kind. */
+export type SourceInspectors = Record<LocalSourceKind, SourceInspector>;
+
 export type GgufInspect = (path: string) => Promise<GgufInspection>;
 
 /** The registry's view of a GGUF inspection. */
@@ -34,8 +37,10 @@ export function fromGgufInspection(inspection: GgufInspection): LocalModelMetada
 }
 
 /**
- * A GGUF inspector over the engine's `inspect` (or another function of its shape). The engine is
- * imported when first needed, so that a registry of remote models never loads it.
+ * A GGUF inspector over `inspect` (or another function of its shape). The default is the pure
+ * TypeScript GGUF reader (engine/inspect.ts over engine/gguf.ts): it reads the header without the
+ * native addon, so the registry never depends on the native engine (test/registry/rooms.test.ts
+ * keeps it so). It is imported when first needed, so that a registry of remote models never loads it.
  */
 export function ggufInspector(inspect?: GgufInspect): SourceInspector {
   return async (path) => {
@@ -52,8 +57,6 @@ export function fileSizeInspector(format: string): SourceInspector {
 export function defaultInspectors(): SourceInspectors {
   return { gguf: ggufInspector(), onnx: fileSizeInspector('onnx') };
 }
-
-export type SourceInspectors = Record<LocalSourceKind, SourceInspector>;
 
 /** Makes a local path absolute and reads the file's metadata (unless given). */
 export async function prepareVersion(inspectors: SourceInspectors, version: VersionInput, field: string): Promise<VersionInput> {

@@ -40,7 +40,7 @@ export interface RegistryOptions {
   /** SQLite file to open when no `store` is given. */
   path?: string;
   sqlite?: SqliteStoreOptions;
-  /** Readers of local model files by source kind. Default: the engine's GGUF `inspect`; ONNX: file size only. */
+  /** Readers of local model files by source kind. Default: GGUF, the pure TypeScript header reader (`inspect`); ONNX: file size only. */
   inspectors?: Partial<Record<LocalSourceKind, SourceInspector>>;
   /**
    * Reads check the store for other processes' changes at most this often (ms), in the background;

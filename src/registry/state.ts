@@ -3,10 +3,10 @@ import { performance as clock } from 'node:perf_hooks';
 import { invalidArgument, isModelpoolError, ModelpoolError } from '../errors.js';
 import type { PerformanceHistory } from '../telemetry/index.js';
 import { buildEntry, descriptiveState, type Entry } from './entry.js';
-import type { SourceInspector } from './inspectors.js';
+import type { SourceInspectors } from './inspectors.js';
 import { QueryIndex } from './query-index.js';
 import type { LoadOptions, ModelDocument, ModelWrite, RegistryStore, StoreCursor, StoreSnapshot, VersionRow, WriteResult } from './store/store.js';
-import type { ChangeOrigin, LocalSourceKind, RegistryEvents, ResolvedModel } from './types.js';
+import type { ChangeOrigin, RegistryEvents, ResolvedModel } from './types.js';
 
 /**
  * The state a {@link ModelRegistry} is assembled around, and the internals that keep it in step
@@ -21,7 +21,7 @@ export interface RegistrySettings {
   store: RegistryStore;
   /** The registry opened the store, so it closes it. */
   ownsStore: boolean;
-  inspectors: Record<LocalSourceKind, SourceInspector>;
+  inspectors: SourceInspectors;
   refreshIntervalMs: number;
   transitionLimit: number;
   now: () => number;
@@ -55,7 +55,7 @@ function installExitFlush(): void {
 export class RegistryState {
   readonly store: RegistryStore;
   readonly ownsStore: boolean;
-  readonly inspectors: Record<LocalSourceKind, SourceInspector>;
+  readonly inspectors: SourceInspectors;
   readonly refreshIntervalMs: number;
   readonly transitionLimit: number;
   readonly now: () => number;
