@@ -14,8 +14,8 @@ import { KeepAlive } from '../core/keep-alive.js';
 import { ModelpoolError, isModelpoolError } from '../errors.js';
 import type { EngineModel, EstimateOptions, MemoryReport } from '../engine/types.js';
 import { nonEmptyString } from '../validate.js';
-import { ReferenceSlot, type SlotReference } from '../swap/slot.js';
-import { runSwap, type SwapHost, type SwapOptions, type SwapResult, type SwapSession } from '../swap/swap.js';
+import { ReferenceSlot, type SlotReference } from '../core/ref-slot.js';
+import { runSwap, type SwapHost, type SwapOptions, type SwapResult, type SwapSession } from './swap/swap.js';
 import { resolveBudgets, type DeviceMemoryInfo } from './budget.js';
 import { MemoryCalibrator, reportDevices, sumBytes } from './calibration.js';
 import {
@@ -421,7 +421,7 @@ export class ModelPool implements AsyncDisposable {
   // ---------------------------------------------------------------- hot swap
 
   /**
-   * Replaces a model's version without downtime (see src/swap/swap.ts): loads `spec` beside the
+   * Replaces a model's version without downtime (see src/pool/swap/swap.ts): loads `spec` beside the
    * current version when memory allows (else queues requests briefly and swaps in place), warms
    * it up, health-checks it with a real generation, optionally compares a canary against the
    * current version, switches atomically and lets in-flight leases finish on the old version.

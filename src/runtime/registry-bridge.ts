@@ -11,9 +11,9 @@
 import { ModelpoolError, isModelpoolError } from '../errors.js';
 import type { ModelRegistry } from '../registry/index.js';
 import type { LifecycleState, ResolvedModel } from '../registry/types.js';
-import type { SwapOptions, SwapResult } from '../swap/swap.js';
-import type { ModelPool } from './pool.js';
-import type { ModelSpec, PoolEvent } from './types.js';
+import type { SwapOptions, SwapResult } from '../pool/swap/swap.js';
+import type { ModelPool } from '../pool/pool.js';
+import type { ModelSpec, PoolEvent } from '../pool/types.js';
 
 /** Pool settings a registry does not hold (context, parallel sequences, keep-alive, ...). */
 export type SpecDefaults = Partial<Omit<ModelSpec, 'id' | 'source' | 'version'>>;

@@ -1,17 +1,6 @@
-/** Hot swap: reference-counted slots, version swaps with health checks, canaries and rollback. */
-export { ReferenceSlot, type SlotReference, type SlotReplacement } from './slot.js';
-export { runSwap, validateSwapOptions, type SwapOptions, type SwapResult, type SwapStrategy, type SwapHost, type SwapSession } from './swap.js';
-export {
-  healthCheck,
-  measureCanary,
-  measureCanaries,
-  compareCanary,
-  overlapScore,
-  type HealthCheckOptions,
-  type HealthReport,
-  type CanaryOptions,
-  type CanaryPrompt,
-  type CanarySample,
-  type CanaryMeasurement,
-  type CanaryComparison,
-} from './checks.js';
+/**
+ * `modelpool/swap`, kept for the imports users already have: the swap manager lives in src/pool/swap/
+ * and the reference-counted slot in src/core/ref-slot.ts.
+ */
+export { ReferenceSlot, type SlotReference, type SlotReplacement } from '../core/ref-slot.js';
+export * from '../pool/swap/index.js';

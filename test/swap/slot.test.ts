@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isModelpoolError } from '../../src/errors.js';
-import { ReferenceSlot } from '../../src/swap/slot.js';
+import { ReferenceSlot } from '../../src/core/ref-slot.js';
 
 describe('ReferenceSlot', () => {
   it('is empty until a value is published', () => {

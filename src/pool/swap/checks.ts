@@ -4,9 +4,9 @@
  * token and a quality score on a small prompt set.
  */
 
-import { ModelpoolError, invalidArgument, isModelpoolError } from '../errors.js';
-import type { EngineModel, GenerationResult } from '../engine/types.js';
-import { finiteNumber, optionalInteger, plainObject } from '../validate.js';
+import { ModelpoolError, invalidArgument, isModelpoolError } from '../../errors.js';
+import type { EngineModel, GenerationResult } from '../../engine/types.js';
+import { finiteNumber, optionalInteger, plainObject } from '../../validate.js';
 
 export interface HealthCheckOptions {
   /** Default "Once upon a time". */

@@ -21,11 +21,11 @@
  * swap; requests held by `sequential` only wait.
  */
 
-import { ModelpoolError, invalidArgument, isModelpoolError } from '../errors.js';
-import type { EngineModel } from '../engine/types.js';
-import type { ModelSpec, PoolEvent, UnloadReason } from '../pool/types.js';
-import { validateSpec } from '../pool/spec.js';
-import { optionalInteger, optionalSignal, plainObject } from '../validate.js';
+import { ModelpoolError, invalidArgument, isModelpoolError } from '../../errors.js';
+import type { EngineModel } from '../../engine/types.js';
+import type { ModelSpec, PoolEvent, UnloadReason } from '../types.js';
+import { validateSpec } from '../spec.js';
+import { optionalInteger, optionalSignal, plainObject } from '../../validate.js';
 import {
   compareCanary,
   healthCheck,
