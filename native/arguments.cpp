@@ -86,6 +86,13 @@ double RequireNumber(const Napi::Value& value, const std::string& name, double m
   return n;
 }
 
+double RequireFiniteNumber(const Napi::Value& value, const std::string& name) {
+  if (!value.IsNumber() || !std::isfinite(value.As<Napi::Number>().DoubleValue())) {
+    throw ArgumentError(value.Env(), name, "a finite number", value);
+  }
+  return value.As<Napi::Number>().DoubleValue();
+}
+
 int64_t RequireInteger(const Napi::Value& value, const std::string& name, int64_t min, int64_t max) {
   const double n = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : NAN;
   if (!(n >= (double)min && n <= (double)max && std::floor(n) == n)) {

@@ -40,6 +40,8 @@ bool RequireBoolean(const Napi::Value& value, const std::string& name);
 bool OptionalBoolean(const Napi::Value& value, const std::string& name, bool absent);
 // A finite number in [min, max].
 double RequireNumber(const Napi::Value& value, const std::string& name, double min, double max);
+// A finite number.
+double RequireFiniteNumber(const Napi::Value& value, const std::string& name);
 // An integer in [min, max].
 int64_t RequireInteger(const Napi::Value& value, const std::string& name, int64_t min, int64_t max);
 Napi::Object RequireObject(const Napi::Value& value, const std::string& name);

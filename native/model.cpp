@@ -191,6 +191,7 @@ Napi::Value Model::SubmitGenerate(Napi::Env env, const std::shared_ptr<ModelCore
   for (uint32_t i = 0; i < stop.Length(); i++) {
     stop_strings.push_back(RequireNonEmptyString(stop.Get(i), "options.stop[" + std::to_string(i) + "]"));
   }
+  const SamplerParams sampler = ReadSamplerParams(o, "options");
   if (core->embeddings()) {
     throw MakeError(env, ErrorCode::InvalidArgument, "this model was loaded for embeddings; load it without embeddings to generate");
   }
@@ -206,7 +207,9 @@ Napi::Value Model::SubmitGenerate(Napi::Env env, const std::shared_ptr<ModelCore
   }
   request->max_tokens = max_tokens;
   request->stop = std::move(stop_strings);
-  request->sampler = BuildSampler(env, *core, o);
+  NativeError error;
+  request->sampler = BuildSampler(core->vocab(), sampler, error);
+  if (request->sampler == nullptr) throw MakeError(env, error.code, error.message);
   auto sink = std::make_shared<JsRequestSink>(env, callback, request);
   request->sink = sink;
   if (!core->Submit(request, notify)) {

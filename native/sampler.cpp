@@ -1,6 +1,6 @@
 #include "sampler.h"
 
-#include <string>
+#include <exception>
 
 #include "arguments.h"
 #include "json-schema-to-grammar.h"
@@ -8,56 +8,70 @@
 
 namespace modelpool {
 
-llama_sampler* BuildSampler(Napi::Env env, ModelCore& core, const Napi::Object& o) {
-  auto num = [&](const char* key, double fallback) {
-    return o.Has(key) && o.Get(key).IsNumber() ? o.Get(key).As<Napi::Number>().DoubleValue() : fallback;
+SamplerParams ReadSamplerParams(const Napi::Object& o, const std::string& name) {
+  auto field = [&](const char* key) { return name + "." + key; };
+  auto optional_string = [&](const char* key) -> std::optional<std::string> {
+    Napi::Value value = o.Get(key);
+    if (value.IsUndefined()) return std::nullopt;
+    return RequireString(value, field(key));
   };
-  const llama_vocab* vocab = core.vocab();
+  SamplerParams p;
+  p.temperature = RequireFiniteNumber(o.Get("temperature"), field("temperature"));
+  p.top_k = (int32_t)RequireInteger(o.Get("topK"), field("topK"), 0, INT32_MAX);
+  p.top_p = RequireNumber(o.Get("topP"), field("topP"), 0, 1);
+  p.min_p = RequireNumber(o.Get("minP"), field("minP"), 0, 1);
+  p.repeat_penalty = RequireFiniteNumber(o.Get("repeatPenalty"), field("repeatPenalty"));
+  p.repeat_last_n = (int32_t)RequireInteger(o.Get("repeatLastN"), field("repeatLastN"), 0, INT32_MAX);
+  p.frequency_penalty = RequireFiniteNumber(o.Get("frequencyPenalty"), field("frequencyPenalty"));
+  p.presence_penalty = RequireFiniteNumber(o.Get("presencePenalty"), field("presencePenalty"));
+  Napi::Value seed = o.Get("seed");
+  if (!seed.IsUndefined()) p.seed = (uint32_t)RequireInteger(seed, field("seed"), 0, UINT32_MAX);
+  p.json_schema = optional_string("jsonSchema");
+  p.grammar = optional_string("grammar");
+  return p;
+}
+
+llama_sampler* BuildSampler(const llama_vocab* vocab, const SamplerParams& p, NativeError& error) {
   llama_sampler_chain_params cp = llama_sampler_chain_default_params();
   cp.no_perf = true;
   llama_sampler* chain = llama_sampler_chain_init(cp);
   std::string grammar;
-  if (o.Has("jsonSchema") && o.Get("jsonSchema").IsString()) {
+  if (p.json_schema) {
     try {
-      grammar = json_schema_to_grammar(common_json::parse(o.Get("jsonSchema").As<Napi::String>().Utf8Value()));
+      grammar = json_schema_to_grammar(common_json::parse(*p.json_schema));
     } catch (const std::exception& e) {
       llama_sampler_free(chain);
-      throw MakeError(env, ErrorCode::InvalidSchema, std::string("Expected a supported JSON schema for jsonSchema: ") + e.what());
+      error = {ErrorCode::InvalidSchema, std::string("Expected a supported JSON schema for jsonSchema: ") + e.what()};
+      return nullptr;
     }
-  } else if (o.Has("grammar") && o.Get("grammar").IsString()) {
-    grammar = o.Get("grammar").As<Napi::String>().Utf8Value();
+  } else if (p.grammar) {
+    grammar = *p.grammar;
   }
   if (!grammar.empty()) {
     LogCapture capture;
     llama_sampler* g = llama_sampler_init_grammar(vocab, grammar.c_str(), "root");
     if (g == nullptr) {
       llama_sampler_free(chain);
-      throw MakeError(env, o.Has("jsonSchema") ? ErrorCode::InvalidSchema : ErrorCode::InvalidArgument,
-                      "Expected a valid GBNF grammar for grammar: " + capture.Text());
+      error = {p.json_schema ? ErrorCode::InvalidSchema : ErrorCode::InvalidArgument,
+               "Expected a valid GBNF grammar for grammar: " + capture.Text()};
+      return nullptr;
     }
     llama_sampler_chain_add(chain, g);
   }
-  const double temperature = num("temperature", 0.8);
-  const double repeat = num("repeatPenalty", 1.0), freq = num("frequencyPenalty", 0.0),
-               presence = num("presencePenalty", 0.0);
-  if (repeat != 1.0 || freq != 0.0 || presence != 0.0) {
-    llama_sampler_chain_add(chain, llama_sampler_init_penalties(llama_vocab_n_tokens(vocab), (int32_t)num("repeatLastN", 64), (float)repeat,
-                                                                (float)freq, (float)presence));
+  if (p.repeat_penalty != 1.0 || p.frequency_penalty != 0.0 || p.presence_penalty != 0.0) {
+    llama_sampler_chain_add(chain, llama_sampler_init_penalties(llama_vocab_n_tokens(vocab), p.repeat_last_n,
+                                                                (float)p.repeat_penalty, (float)p.frequency_penalty,
+                                                                (float)p.presence_penalty));
   }
-  if (temperature <= 0.0) {
+  if (p.temperature <= 0.0) {
     llama_sampler_chain_add(chain, llama_sampler_init_greedy());
     return chain;
   }
-  const int32_t top_k = (int32_t)num("topK", 40);
-  if (top_k > 0) llama_sampler_chain_add(chain, llama_sampler_init_top_k(top_k));
-  const double top_p = num("topP", 0.95);
-  if (top_p < 1.0) llama_sampler_chain_add(chain, llama_sampler_init_top_p((float)top_p, 1));
-  const double min_p = num("minP", 0.05);
-  if (min_p > 0.0) llama_sampler_chain_add(chain, llama_sampler_init_min_p((float)min_p, 1));
-  llama_sampler_chain_add(chain, llama_sampler_init_temp((float)temperature));
-  const uint32_t seed = o.Has("seed") && o.Get("seed").IsNumber() ? o.Get("seed").As<Napi::Number>().Uint32Value()
-                                                                   : LLAMA_DEFAULT_SEED;
-  llama_sampler_chain_add(chain, llama_sampler_init_dist(seed));
+  if (p.top_k > 0) llama_sampler_chain_add(chain, llama_sampler_init_top_k(p.top_k));
+  if (p.top_p < 1.0) llama_sampler_chain_add(chain, llama_sampler_init_top_p((float)p.top_p, 1));
+  if (p.min_p > 0.0) llama_sampler_chain_add(chain, llama_sampler_init_min_p((float)p.min_p, 1));
+  llama_sampler_chain_add(chain, llama_sampler_init_temp((float)p.temperature));
+  llama_sampler_chain_add(chain, llama_sampler_init_dist(p.seed.value_or(LLAMA_DEFAULT_SEED)));
   return chain;
 }
 
