@@ -253,7 +253,7 @@ export function query(field: string, value: unknown): ModelQuery {
 const NAMED_WINDOWS: Record<string, number> = { '1h': 3_600_000, '24h': 86_400_000 };
 
 /** Window length in milliseconds (Infinity for 'all'). */
-export function windowLength(field: string, value: unknown): number {
+function windowLength(field: string, value: unknown): number {
   if (value === 'all') return Number.POSITIVE_INFINITY;
   if (typeof value === 'string' && NAMED_WINDOWS[value] !== undefined) return NAMED_WINDOWS[value];
   if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value;

@@ -1,4 +1,4 @@
-import { Aggregate, DecayedSums, MEAN_SLOT, type PerfStatsJson, type PriorJson, type RecordedSample } from './aggregate.js';
+import { Aggregate, bucketStart, DecayedSums, MEAN_SLOT, type PerfStatsJson, type PriorJson, type RecordedSample } from './aggregate.js';
 import type { PerfBucketRow, PerfFlushKey, PerfKey, PerformanceSample, PerformanceStore, PerformanceSummary, PerformanceWindow, PerfStatsRow, Task } from './types.js';
 
 /** Tuning of performance history. */
@@ -64,7 +64,7 @@ class Aggregates {
       const sample = samples[index]!;
       this.decayed.add(sample, halfLifeMs);
       this.all.add(sample);
-      this.bucket(sample.at - (sample.at % bucketMs)).add(sample);
+      this.bucket(bucketStart(sample.at, bucketMs)).add(sample);
     }
   }
 

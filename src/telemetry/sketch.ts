@@ -8,7 +8,7 @@
  *
  * Values are non-negative (latencies, rates); values below {@link MIN_INDEXABLE} count as zero.
  */
-export const MIN_INDEXABLE = 1e-9;
+const MIN_INDEXABLE = 1e-9;
 
 export interface SketchJson {
   /** Relative accuracy. */

@@ -77,7 +77,7 @@ function slug(text: string, allowed: RegExp, maxLength: number): string {
   return cleaned.slice(0, maxLength);
 }
 
-export function suggestId(text: string): string {
+function suggestId(text: string): string {
   const id = slug(text, /[^a-z0-9._-]/g, 120);
   return MODEL_ID_PATTERN.test(id) ? id : 'model';
 }
