@@ -51,7 +51,6 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   Napi::Function model_ctor = Model::Define(env);
   data->model_ctor = Napi::Persistent(model_ctor);
-  exports.Set("Model", model_ctor);
   exports.Set("Slot", Slot::Define(env));
   exports.Set("loadModel", Napi::Function::New(env, LoadModel, "loadModel"));
   exports.Set("estimateMemory", Napi::Function::New(env, EstimateMemory, "estimateMemory"));

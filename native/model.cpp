@@ -238,11 +238,11 @@ Napi::Value Model::WakeJs(const Napi::CallbackInfo& info) {
 Napi::Value Model::Embed(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ModelCore& core = Live(env);
+  Napi::Array texts = RequireArray(info[0], "texts");
+  Napi::Function callback = RequireFunction(info[1], "callback");
   if (!core.embeddings()) {
     throw MakeError(env, ErrorCode::InvalidArgument, "this model was not loaded for embeddings; load it with { embeddings: true }");
   }
-  Napi::Array texts = RequireArray(info[0], "texts");
-  Napi::Function callback = RequireFunction(info[1], "callback");
   auto request = std::make_shared<Request>();
   request->kind = Request::Kind::Embed;
   for (uint32_t i = 0; i < texts.Length(); i++) {
@@ -267,8 +267,9 @@ Napi::Value Model::Embed(const Napi::CallbackInfo& info) {
 
 Napi::Value Model::SetThreads(const Napi::CallbackInfo& info) {
   ModelCore& core = Live(info.Env());
-  core.SetThreads((int32_t)RequireInteger(info[0], "threads", 1, 1024),
-                  (int32_t)RequireInteger(info[1], "batchThreads", 1, 1024));
+  const auto threads = (int32_t)RequireInteger(info[0], "threads", 1, 1024);
+  const auto batch_threads = (int32_t)RequireInteger(info[1], "batchThreads", 1, 1024);
+  core.SetThreads(threads, batch_threads);
   return info.Env().Undefined();
 }
 
