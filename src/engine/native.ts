@@ -11,6 +11,7 @@ import { ModelpoolError } from '../errors.js';
 declare const nativeModelBrand: unique symbol;
 declare const nativeSlotBrand: unique symbol;
 
+/** Every field is required: the addon keeps no defaults (they are src/engine/'s); a missing one is a TypeError. */
 export interface NativeLoadParams {
   path: string;
   contextSize: number;
@@ -31,6 +32,7 @@ export interface NativeMemoryEntry {
   compute: number;
 }
 
+/** Every field but seed, jsonSchema and grammar is required: the sampler defaults live only in engine.ts. */
 export interface NativeGenerateParams {
   prompt: string;
   addSpecial: boolean;
@@ -144,6 +146,8 @@ export interface NativeAddon {
   /** Aborts every request and joins every scheduler thread (process exit). */
   shutdown(): void;
   llamaVersion: string;
+  /** Every code a native error carries (native/errors.h); each is an ErrorCode of src/errors.ts. */
+  errorCodes: readonly string[];
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
