@@ -84,8 +84,9 @@ describe('pool ↔ registry', () => {
 
   it('keep-alive 0 unloads back to registered; a model that cannot even be estimated stays registered', async () => {
     const { registry, pool, stop } = await setup(0);
+    const unloaded = new Promise((resolve) => pool.on('unload', resolve));
     await pool.use('story', () => undefined);
-    await new Promise((r) => setTimeout(r, 20));
+    await unloaded;
     await stop.flush();
     expect(stateOf(registry, '1')).toBe('registered');
     const moves = registry.resolve('story', '1').version.transitionCount;
