@@ -6,5 +6,6 @@ export * from './errors.js';
 export * from './engine/index.js';
 export { ModelRegistry, SqliteRegistryStore, MemoryRegistryStore } from './registry/index.js';
 export type { RegistryOptions } from './registry/index.js';
-export { ModelPool, createEngineLoader, registryResolver, mirrorLifecycle, swapToVersion } from './pool/index.js';
+export { ModelPool, createEngineLoader } from './pool/index.js';
+export { registryResolver, mirrorLifecycle, swapToVersion } from './runtime/index.js';
 export type { PoolOptions, ModelSpec, Lease, PoolStatus, ModelLoader } from './pool/index.js';

@@ -6,4 +6,4 @@ export { chooseVictims, evictionCost, reuseProbability, DEFAULT_EVICTION_POLICY,
 export { allocateThreads, defaultThreadBudget } from './threads.js';
 export { resolveBudgets, resolveBytes } from './budget.js';
 export type * from './types.js';
-export { registryResolver, mirrorLifecycle, swapToVersion, specFromResolved, type SpecDefaults } from '../runtime/registry-bridge.js';
+export type { SwapOptions, SwapResult } from './swap/index.js';

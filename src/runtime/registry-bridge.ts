@@ -11,9 +11,7 @@
 import { ModelpoolError, isModelpoolError } from '../errors.js';
 import type { ModelRegistry } from '../registry/index.js';
 import type { LifecycleState, ResolvedModel } from '../registry/types.js';
-import type { SwapOptions, SwapResult } from '../pool/swap/swap.js';
-import type { ModelPool } from '../pool/pool.js';
-import type { ModelSpec, PoolEvent } from '../pool/types.js';
+import type { ModelPool, ModelSpec, PoolEvent, SwapOptions, SwapResult } from '../pool/index.js';
 
 /** Pool settings a registry does not hold (context, parallel sequences, keep-alive, ...). */
 export type SpecDefaults = Partial<Omit<ModelSpec, 'id' | 'source' | 'version'>>;

@@ -1,7 +1,8 @@
 /** The pool connected to the registry (public API only), on real models. */
 
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ModelPool, mirrorLifecycle, registryResolver, specFromResolved, swapToVersion } from '../../src/pool/index.js';
+import { ModelPool } from '../../src/pool/index.js';
+import { mirrorLifecycle, registryResolver, specFromResolved, swapToVersion } from '../../src/runtime/index.js';
 import { ModelRegistry } from '../../src/registry/index.js';
 import { SMALL_LOAD, realModels, type RealModels } from './real-fixtures.js';
 

@@ -1,5 +1,8 @@
-/** Hot swap: version swaps with health checks, canaries and rollback (the pool runs them: ModelPool.swapVersion). */
-export { runSwap, validateSwapOptions, type SwapOptions, type SwapResult, type SwapStrategy, type SwapHost, type SwapSession } from './swap.js';
+/**
+ * Hot swap: version swaps with health checks, canaries and rollback, run by ModelPool.swapVersion. The
+ * public part only; the pool's side of a swap (SwapHost, SwapSession, runSwap) stays in swap.ts.
+ */
+export { validateSwapOptions, type SwapOptions, type SwapResult, type SwapStrategy } from './swap.js';
 export {
   healthCheck,
   measureCanary,
