@@ -7,8 +7,10 @@
 //   slot.{h,cpp}                    Slot, the hot-swap primitive
 //   model_load_worker.{h,cpp}       loadModel       model_estimate_worker.{h,cpp}   estimateMemory
 //   model_quantize_worker.{h,cpp}   quantize        device_info.{h,cpp}             deviceInfo
-//   request_sink, sampler, js_convert, arguments    the JavaScript side of a request and of its arguments
-//   model_core*, request, memory, log, cpu_time     the core: no Node-API, one scheduler thread per model
+//   request_sink, sampler, js_convert               the JavaScript side of a request and of the load options
+//   arguments, addon_data                           argument checks and typed errors; per-environment state
+//   model_core*, request, errors, memory, log,      the core: no Node-API, one scheduler thread per model
+//   cpu_time
 #include <napi.h>
 
 #include <mutex>

@@ -1,9 +1,9 @@
 // The sampler chain of one generation request: grammar (from a JSON schema or GBNF), penalties, then
 // greedy or top-k / top-p / min-p / temperature / seeded distribution.
 //
-// Defaults: none here. src/engine/ resolves every option's default (one place: generateParams() in
-// src/engine/engine.ts) and passes every field; ReadSamplerParams requires them all, so a field that
-// src/engine/ forgot is a TypeError, not a second, silent default.
+// Defaults: none here. The TypeScript engine resolves every option's default in one place (generateParams)
+// and passes every field; ReadSamplerParams requires them all, so a field it forgot is a TypeError, not a
+// second, silent default.
 //
 // Thread-safety: ReadSamplerParams and BuildSampler run on the JavaScript thread; the chain BuildSampler
 // returns is then used only by the scheduler thread.
