@@ -264,7 +264,7 @@ export class ModelRegistry extends EventEmitter<RegistryEvents> {
     if (version === undefined || !entry.resolved.has(version)) {
       throw new ModelpoolError('VERSION_NOT_FOUND', `Model ${entry.model.id} has no version ${JSON.stringify(version)}`, { field: 'sample.version', value: version });
     }
-    const at = input.sampleMeasures('sample', sample) ?? this.state.now();
+    const at = input.sampleMeasures(sample) ?? this.state.now();
     if (this.state.history.record(entry.model.id, version, sample, at)) this.state.scheduleFlush();
   }
 
@@ -275,7 +275,7 @@ export class ModelRegistry extends EventEmitter<RegistryEvents> {
   performance(name: string, query: PerformanceQuery): PerformanceSummary | undefined {
     plainObject('query', query);
     const resolved = this.resolve(name, query.version);
-    const { task, window, windowMs } = input.performanceWindow('query', query);
+    const { task, window, windowMs } = input.performanceWindow(query);
     return this.state.history.summary(resolved.model.id, resolved.version.version, task, window, windowMs, this.state.now());
   }
 
