@@ -72,3 +72,16 @@ export function resolveBudgets(options: MemoryBudgetOptions | undefined, devices
   }
   return out;
 }
+
+/** Bytes for people: "512 B", "1.5 KiB", "3.0 GiB". */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes)) return String(bytes);
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}

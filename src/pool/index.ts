@@ -1,9 +1,9 @@
 /** The pool: leases on in-process models under memory and thread budgets. */
-export { ModelPool, formatBytes } from './pool.js';
+export { ModelPool } from './pool.js';
 export { createEngineLoader, devicesFromInfo, type EngineModule } from './loader.js';
 export { MemoryCalibrator, type ArchitectureCalibration, type CalibrationSample, type MemoryKind } from './calibration.js';
 export { chooseVictims, evictionCost, reuseProbability, DEFAULT_EVICTION_POLICY, type EvictionPolicy, type EvictionCandidate } from './eviction.js';
 export { allocateThreads, defaultThreadBudget } from './threads.js';
-export { resolveBudgets, resolveBytes } from './budget.js';
+export { resolveBudgets, resolveBytes, formatBytes } from './budget.js';
 export type * from './types.js';
 export type { SwapOptions, SwapResult } from './swap/index.js';

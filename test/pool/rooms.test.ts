@@ -46,6 +46,13 @@ describe('rooms: pool', () => {
     expect(edges(below, inRoom(['pool', 'runtime', 'swap']))).toEqual([]);
   });
 
+  it('no file of the pool or the runtime is over 500 lines', () => {
+    const long = files(inRoom(['pool', 'runtime']))
+      .map((file) => [relative(src, file), readFileSync(file, 'utf8').split('\n').length] as const)
+      .filter(([, lines]) => lines > 500);
+    expect(long).toEqual([]);
+  });
+
   it('the runtime is imported only by the package entry and the rooms above it', () => {
     expect(edges(files(notIn(['runtime', 'server', 'cli', 'index.ts'])), inRoom(['runtime']))).toEqual([]);
   });

@@ -1,0 +1,148 @@
+/**
+ * Loading: a model with waiters and no instance is planned (planner.ts), given memory (memory.ts)
+ * and loaded by the loader; the measured memory calibrates later estimates.
+ */
+
+import type { EngineModel, MemoryReport } from '../engine/types.js';
+import { resolveBudgets } from './budget.js';
+import { reportDevices, sumBytes } from './calibration.js';
+import { chooseVictims, evictionCost } from './eviction.js';
+import { reserve, victimCandidates } from './memory.js';
+import { planLoad, type Plan } from './planner.js';
+import { threadsForNew } from './running.js';
+import { CANCELLED, abortedLoad, disposedError, now, wrapLoadError, type Entry, type Instance, type PoolState, type Reservation } from './state.js';
+import type { ModelSpec } from './types.js';
+import { maybeIdle, startUnload } from './unload.js';
+import { settleWaiter } from './waiters.js';
+
+/** Reads device memory once for the default budgets. */
+export function init(state: PoolState): Promise<void> {
+  if (state.initialized === undefined) {
+    state.initialized = (async () => {
+      const devices = state.loader.devices === undefined ? [] : await state.loader.devices();
+      state.budgets = resolveBudgets(state.options.memory, devices);
+    })();
+  }
+  return state.initialized;
+}
+
+export function startNeededLoads(state: PoolState): void {
+  for (const entry of state.entries.values()) {
+    if (entry.state === 'unloaded' && entry.waiters.size > 0 && entry.pausedBy === 0 && !entry.swapping) startLoad(state, entry);
+  }
+}
+
+function startLoad(state: PoolState, entry: Entry): void {
+  entry.state = 'estimating';
+  const spec = entry.spec;
+  const abort = new AbortController();
+  entry.loadAbort = abort;
+  entry.loading = state.keepAliveHold.track((async () => {
+    try {
+      await init(state);
+      const plan = await planLoad(state, entry, spec, false);
+      if (state.disposed) throw disposedError();
+      if (entry.waiters.size === 0) throw CANCELLED;
+      entry.state = 'waiting-for-memory';
+      const reservation = await reserve(state, entry, plan.need, 'load', true);
+      entry.state = 'loading';
+      const instance = await loadInstance(state, entry, spec, plan, reservation, 'current', abort.signal);
+      entry.slot.replace(instance);
+      entry.state = 'ready';
+      entry.lastError = undefined;
+    } catch (error) {
+      entry.state = 'unloaded';
+      if (error !== CANCELLED) {
+        const failure = abort.signal.aborted && !state.disposed ? abortedLoad(entry, abort.signal) : wrapLoadError(error, spec);
+        if (!state.disposed) {
+          entry.lastError = failure;
+          state.emit({ type: 'load-failed', modelId: entry.id, version: spec.version, error: failure });
+        }
+        for (const w of entry.waiters.drain()) settleWaiter(state, w, failure);
+      }
+    } finally {
+      entry.loading = undefined;
+      entry.loadAbort = undefined;
+      state.pump();
+      maybeIdle(state, entry);
+    }
+  })());
+}
+
+/** Loads `spec` into `reservation` and measures it; the caller publishes the instance. */
+export async function loadInstance(
+  state: PoolState,
+  entry: Entry,
+  spec: ModelSpec,
+  plan: Plan,
+  reservation: Reservation,
+  role: Instance['role'],
+  signal: AbortSignal | undefined,
+): Promise<Instance> {
+  const threads = threadsForNew(state, spec);
+  const estimatedBytes = sumBytes(plan.need);
+  state.emit({ type: 'load', modelId: entry.id, version: spec.version, estimatedBytes, contextSize: plan.options.contextSize, gpuLayers: plan.options.gpuLayers, threads });
+  let model: EngineModel;
+  try {
+    const options = { ...plan.options, threads, ...(spec.mlock === undefined ? {} : { mlock: spec.mlock }), ...(spec.probe === undefined ? {} : { probe: spec.probe }) };
+    model = await state.loader.load(spec, signal === undefined ? options : { ...options, signal });
+  } catch (error) {
+    state.reservations.delete(reservation);
+    throw error;
+  } finally {
+    reservation.loading = false;
+  }
+  if (state.disposed) {
+    state.reservations.delete(reservation);
+    await model.dispose({ abort: true }).catch(() => undefined);
+    throw disposedError();
+  }
+  const measured: MemoryReport = model.memory;
+  const sample = state.calibrator.record(plan.estimate.architecture, plan.estimate.memory, measured);
+  reservation.bytes = reportDevices(measured);
+  const instance: Instance = {
+    entry,
+    model,
+    spec,
+    architecture: plan.estimate.architecture,
+    estimatedBytes,
+    estimateError: measured.total > 0 ? (measured.total - estimatedBytes) / measured.total : 0,
+    reservation,
+    loadedAt: Date.now(),
+    parallel: model.info.parallel,
+    role,
+    threads: model.threads,
+    assigned: 0,
+    unloading: false,
+  };
+  entry.reloadMs = entry.reloadMs === null ? model.loadMs : entry.reloadMs * 0.5 + model.loadMs * 0.5;
+  state.emit({
+    type: 'ready',
+    modelId: entry.id,
+    version: spec.version,
+    loadMs: model.loadMs,
+    estimatedBytes,
+    measuredBytes: measured.total,
+    estimateError: instance.estimateError,
+    rawEstimateError: sample.rawError,
+  });
+  checkOverBudget(state, entry);
+  return instance;
+}
+
+/** After a load measured more than estimated: report it, and evict idle models to get back under budget. */
+function checkOverBudget(state: PoolState, entry: Entry): void {
+  const used = state.used();
+  for (const [device, budget] of state.budgets) {
+    const u = used.get(device) ?? 0;
+    if (u <= budget) continue;
+    state.emit({ type: 'over-budget', modelId: entry.id, device, used: u, budget });
+    const t = now();
+    const choice = chooseVictims(victimCandidates(state, entry, false, Number.NEGATIVE_INFINITY, false), { bytes: new Map([[device, u - budget]]), models: 0 }, t, state.policy);
+    for (const v of choice.victims) {
+      if (v.item.state !== 'ready') continue;
+      state.emit({ type: 'evict', modelId: v.item.id, version: v.item.slot.current?.spec.version, forModel: entry.id, reason: 'budget', bytes: sumBytes(v.bytes), cost: evictionCost(v, t, state.policy), busy: false });
+      startUnload(state, v.item, 'budget');
+    }
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Unloading: an instance is disposed and its memory reservation released once free memory really
+ * came back; an idle model is unloaded when its keep-alive runs out.
+ */
+
+import type { DeviceMemoryInfo } from './budget.js';
+import { sumBytes } from './calibration.js';
+import type { DeviceBytes } from './eviction.js';
+import { rebalanceThreads, updateRunning } from './running.js';
+import { now, type Entry, type Instance, type PoolState } from './state.js';
+import type { UnloadReason } from './types.js';
+
+// ---------------------------------------------------------------- keep-alive
+
+export function clearKeepAlive(entry: Entry): void {
+  if (entry.keepAliveTimer !== undefined) clearTimeout(entry.keepAliveTimer);
+  entry.keepAliveTimer = undefined;
+  entry.expiresAt = null;
+}
+
+/** Starts the keep-alive clock when a model has become idle. */
+export function maybeIdle(state: PoolState, entry: Entry): void {
+  if (state.disposed || entry.state !== 'ready' || entry.pinned || entry.swapping || entry.keepAliveTimer !== undefined) return;
+  if (entry.slot.currentRefs > 0 || entry.waiters.size > 0) return;
+  const ttl = state.keepAliveOf(entry);
+  if (ttl < 0) return;
+  if (ttl === 0) {
+    startUnload(state, entry, 'idle');
+    return;
+  }
+  entry.expiresAt = Date.now() + ttl;
+  entry.keepAliveTimer = setTimeout(() => {
+    entry.keepAliveTimer = undefined;
+    entry.expiresAt = null;
+    if (entry.slot.currentRefs === 0 && entry.waiters.size === 0 && !entry.pinned && !entry.swapping) startUnload(state, entry, 'idle');
+  }, ttl);
+  entry.keepAliveTimer.unref();
+}
+
+// ---------------------------------------------------------------- unload
+
+/** Takes a ready model's current instance out of service and unloads it once its leases are done. */
+export function startUnload(state: PoolState, entry: Entry, reason: UnloadReason): void {
+  const inst = entry.slot.current;
+  if (inst === undefined || entry.state !== 'ready') return;
+  entry.state = 'unloading';
+  entry.drainFor = undefined;
+  clearKeepAlive(entry);
+  entry.slot.replace(undefined);
+  inst.role = 'draining';
+  updateRunning(state, entry);
+  entry.unloading = state.keepAliveHold.track(
+    unloadInstance(state, inst, reason).finally(() => {
+      entry.unloading = undefined;
+      entry.claimedBy?.victims.delete(entry);
+      entry.claimedBy = undefined;
+      if (entry.state === 'unloading') entry.state = 'unloaded';
+      state.pump();
+    }),
+  );
+}
+
+/**
+ * Disposes an instance, then confirms the memory is really back before its reservation is
+ * released (re-reading free memory from the loader, bounded by confirmTimeoutMs).
+ */
+export async function unloadInstance(state: PoolState, inst: Instance, reason: UnloadReason): Promise<void> {
+  if (inst.unloading) return;
+  inst.unloading = true;
+  inst.assigned = 0;
+  const bytes = sumBytes(inst.reservation.bytes);
+  let confirmed = true;
+  try {
+    const expected = expectedFreed(state, inst);
+    const before = expected.size > 0 ? await readDevices(state) : undefined;
+    await inst.model.dispose();
+    if (before !== undefined) confirmed = await confirmFreed(state, inst, expected, before);
+  } catch (error) {
+    // dispose() is idempotent and should not fail; if it does, the memory is unaccounted for.
+    confirmed = false;
+    process.emitWarning(`modelpool: unloading model "${inst.entry.id}" failed: ${String(error)}`);
+  } finally {
+    state.reservations.delete(inst.reservation);
+    state.emit({ type: 'unload', modelId: inst.entry.id, version: inst.spec.version, reason, bytes, memoryConfirmed: confirmed });
+    rebalanceThreads(state);
+  }
+}
+
+/** Bytes per device that free memory should regain; file-backed (mmap) weights do not count. */
+function expectedFreed(state: PoolState, inst: Instance): DeviceBytes {
+  const out: DeviceBytes = new Map();
+  if (state.loader.devices === undefined) return out;
+  const mmap = inst.spec.mmap !== false;
+  for (const d of inst.model.memory.devices) {
+    const bytes = d.total - (mmap && d.device === 'CPU' ? d.weights : 0);
+    if (bytes >= state.confirmMinBytes) out.set(d.device, (out.get(d.device) ?? 0) + bytes);
+  }
+  return out;
+}
+
+async function readDevices(state: PoolState): Promise<Map<string, DeviceMemoryInfo>> {
+  const list = await state.loader.devices!();
+  return new Map(list.map((d) => [d.device, d]));
+}
+
+async function confirmFreed(state: PoolState, inst: Instance, expected: DeviceBytes, before: Map<string, DeviceMemoryInfo>): Promise<boolean> {
+  const deadline = now() + state.confirmTimeoutMs;
+  let last = before;
+  for (;;) {
+    let ok = true;
+    for (const [device, bytes] of expected) {
+      const b = before.get(device);
+      const a = last.get(device);
+      if (b !== undefined && a !== undefined && a.free - b.free < bytes * 0.5) ok = false;
+    }
+    if (ok) return true;
+    if (now() >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    last = await readDevices(state);
+  }
+  for (const [device, bytes] of expected) {
+    const b = before.get(device);
+    const a = last.get(device);
+    if (b !== undefined && a !== undefined) state.emit({ type: 'memory-unconfirmed', modelId: inst.entry.id, device, expected: bytes, observed: a.free - b.free });
+  }
+  return false;
+}
