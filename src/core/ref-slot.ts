@@ -23,6 +23,8 @@ export interface SlotReference<T> {
 
 interface Cell<T> {
   readonly value: T;
+  /** The slot's cells, which a drained cell leaves. */
+  readonly cells: Map<T, Cell<T>>;
   refs: number;
   retired: boolean;
   drained?: () => void;
@@ -33,6 +35,28 @@ export interface SlotReplacement<T> {
   previous: T | undefined;
   /** Resolves when the previous value has no references left (at once if it had none). */
   drained: Promise<void>;
+}
+
+/** A reference from acquire(): one object and no closure, as the pool takes one on every lease. */
+class Reference<T> implements SlotReference<T> {
+  readonly value: T;
+  #cell: Cell<T> | undefined;
+
+  constructor(cell: Cell<T>) {
+    this.value = cell.value;
+    this.#cell = cell;
+  }
+
+  release(): void {
+    const cell = this.#cell;
+    if (cell === undefined) return;
+    this.#cell = undefined;
+    cell.refs--;
+    if (cell.refs === 0 && cell.retired) {
+      cell.cells.delete(cell.value);
+      cell.drained?.();
+    }
+  }
 }
 
 export class ReferenceSlot<T> {
@@ -67,15 +91,7 @@ export class ReferenceSlot<T> {
     const cell = this.#cell;
     if (cell === undefined) return undefined;
     cell.refs++;
-    let released = false;
-    return {
-      value: cell.value,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.#unref(cell);
-      },
-    };
+    return new Reference(cell);
   }
 
   /** Publishes `next` atomically; the previous value drains by reference count. */
@@ -100,16 +116,8 @@ export class ReferenceSlot<T> {
   }
 
   #publish(value: T): void {
-    const cell: Cell<T> = { value, refs: 0, retired: false };
+    const cell: Cell<T> = { value, cells: this.#cells, refs: 0, retired: false };
     this.#cells.set(value, cell);
     this.#cell = cell;
-  }
-
-  #unref(cell: Cell<T>): void {
-    cell.refs--;
-    if (cell.refs === 0 && cell.retired) {
-      this.#cells.delete(cell.value);
-      cell.drained?.();
-    }
   }
 }

@@ -91,7 +91,7 @@ function releaseLease(state: PoolState, entry: Entry, ref: SlotReference<Instanc
     if (entry.slot.currentRefs === 0) {
       entry.lastReleasedAt = now();
       updateRunning(state, entry);
-      for (const resolve of entry.idleWaiters.splice(0)) resolve();
+      if (entry.idleWaiters.length > 0) for (const resolve of entry.idleWaiters.splice(0)) resolve();
     }
   }
   if (state.disposed) return;

@@ -5,7 +5,7 @@
  */
 
 import type { Entry, Instance, PoolState } from './state.js';
-import { allocateThreads, type ThreadDemand } from './threads.js';
+import { shareThreads, type ThreadDemand } from './threads.js';
 import type { ModelSpec } from './types.js';
 
 /** Counts `entry` as running or not after its leases changed; rebalances threads when that flips. */
@@ -23,34 +23,57 @@ export function recountRunning(state: PoolState): void {
   state.running = running;
 }
 
-function threadUnits(state: PoolState): Array<ThreadDemand<Instance>> {
-  const units: Array<ThreadDemand<Instance>> = [];
-  const cap = (spec: ModelSpec): number => Math.min(spec.maxThreads ?? state.threadTotal, state.threadTotal);
+const NONE_RUNNING: ReadonlyArray<ThreadDemand<Instance>> = [];
+const NO_SHARES: readonly number[] = [];
+
+/** Running instances and their demand for threads; undefined when none runs (a release that stops the last one allocates nothing). */
+function threadUnits(state: PoolState): Array<ThreadDemand<Instance>> | undefined {
+  const total = state.threadTotal;
+  let units: Array<ThreadDemand<Instance>> | undefined;
   for (const e of state.entries.values()) {
     const current = e.slot.current;
-    if (current !== undefined && e.running) units.push({ key: current, demand: e.slot.currentRefs + e.waiters.size, maxThreads: cap(current.spec) });
-    for (const inst of e.retiring) if (!inst.unloading && e.slot.refs(inst) > 0) units.push({ key: inst, demand: e.slot.refs(inst), maxThreads: cap(inst.spec) });
-    for (const inst of e.candidates) units.push({ key: inst, demand: 1, maxThreads: cap(inst.spec) });
+    if (current !== undefined && e.running) units = withUnit(units, current, e.slot.currentRefs + e.waiters.size, total);
+    if (e.retiring.size > 0) for (const inst of e.retiring) if (!inst.unloading && e.slot.refs(inst) > 0) units = withUnit(units, inst, e.slot.refs(inst), total);
+    if (e.candidates.size > 0) for (const inst of e.candidates) units = withUnit(units, inst, 1, total);
   }
   return units;
 }
 
-/** Threads a model about to load gets, beside the instances running now. */
-export function threadsForNew(state: PoolState, spec: ModelSpec): number {
-  const marker = {} as Instance;
-  const units = threadUnits(state);
-  units.push({ key: marker, demand: 1, maxThreads: Math.min(spec.maxThreads ?? state.threadTotal, state.threadTotal) });
-  return allocateThreads(state.threadTotal, units).get(marker) ?? 1;
+/** Adds a unit; the first makes an array literal of one, where a push into [] would reserve 17 slots. */
+function withUnit(units: Array<ThreadDemand<Instance>> | undefined, key: Instance, demand: number, total: number): Array<ThreadDemand<Instance>> {
+  const unit = { key, demand, maxThreads: threadCap(key.spec, total) };
+  if (units === undefined) return [unit];
+  units.push(unit);
+  return units;
 }
 
-/** Shares the thread budget among running instances and applies changes with setThreads(). */
+function threadCap(spec: ModelSpec, total: number): number {
+  return Math.min(spec.maxThreads ?? total, total);
+}
+
+/** Threads a model about to load gets, beside the instances running now. */
+export function threadsForNew(state: PoolState, spec: ModelSpec): number {
+  const units: Array<ThreadDemand<unknown>> = threadUnits(state) ?? [];
+  units.push({ key: spec, demand: 1, maxThreads: threadCap(spec, state.threadTotal) });
+  return shareThreads(state.threadTotal, units).at(-1)!;
+}
+
+/**
+ * Shares the thread budget among running instances and applies changes with setThreads(). It runs
+ * whenever a model starts or stops running, on most acquires and releases, so it allocates little:
+ * garbage made on the lease path is what sets acquire()'s tail latency (see bench/pool.bench.ts).
+ */
 export function rebalanceThreads(state: PoolState): void {
-  const units = threadUnits(state);
-  const allocation = allocateThreads(state.threadTotal, units);
   for (const e of state.entries.values()) {
-    for (const inst of [e.slot.current, ...e.retiring, ...e.candidates]) if (inst !== undefined && !allocation.has(inst)) inst.assigned = 0;
+    if (e.slot.current !== undefined) e.slot.current.assigned = 0;
+    if (e.retiring.size > 0) for (const inst of e.retiring) inst.assigned = 0;
+    if (e.candidates.size > 0) for (const inst of e.candidates) inst.assigned = 0;
   }
-  for (const [inst, threads] of allocation) {
+  const units = threadUnits(state) ?? NONE_RUNNING;
+  const shares = units === NONE_RUNNING ? NO_SHARES : shareThreads(state.threadTotal, units);
+  for (let i = 0; i < units.length; i++) {
+    const inst = units[i]!.key;
+    const threads = shares[i]!;
     inst.assigned = threads;
     if (inst.threads !== threads && !inst.model.disposed) {
       try {
@@ -63,9 +86,10 @@ export function rebalanceThreads(state: PoolState): void {
   }
   if (state.events.wants('threads')) {
     const assignments: Record<string, number> = {};
-    for (const [inst, threads] of allocation) {
+    for (let i = 0; i < units.length; i++) {
+      const inst = units[i]!.key;
       const name = inst.role === 'current' ? inst.entry.id : `${inst.entry.id}@${inst.spec.version ?? inst.role}`;
-      assignments[name] = (assignments[name] ?? 0) + threads;
+      assignments[name] = (assignments[name] ?? 0) + shares[i]!;
     }
     state.emit({ type: 'threads', assignments, total: state.threadTotal });
   }

@@ -29,39 +29,42 @@ export function defaultThreadBudget(cores: number = os.availableParallelism(), r
  * threads, each still gets 1 — the pool prevents that state by gating, and reports it otherwise.
  */
 export function allocateThreads<K>(total: number, models: ReadonlyArray<ThreadDemand<K>>): Map<K, number> {
-  const result = new Map<K, number>();
-  if (models.length === 0) return result;
-  for (const m of models) result.set(m.key, 1);
+  const shares = shareThreads(total, models);
+  return new Map(models.map((m, i) => [m.key, shares[i]!]));
+}
+
+/** {@link allocateThreads} as an array in the order of `models`: the pool's lease path, which runs it on most acquires and releases, builds no Map. */
+export function shareThreads(total: number, models: ReadonlyArray<ThreadDemand<unknown>>): number[] {
+  const result = new Array<number>(models.length).fill(1);
   let left = total - models.length;
   if (left <= 0) return result;
   // Hand out the rest in proportion to demand, respecting caps; loop because caps free threads.
-  let open = models.filter((m) => m.maxThreads > 1);
+  let open = models.flatMap((m, i) => (m.maxThreads > 1 ? [i] : []));
   while (left > 0 && open.length > 0) {
-    const weight = open.reduce((s, m) => s + Math.max(m.demand, 1e-9), 0);
-    const shares = open.map((m) => {
-      const exact = (left * Math.max(m.demand, 1e-9)) / weight;
-      return { m, whole: Math.floor(exact), frac: exact - Math.floor(exact) };
+    const weight = open.reduce((s, i) => s + Math.max(models[i]!.demand, 1e-9), 0);
+    const shares = open.map((i) => {
+      const exact = (left * Math.max(models[i]!.demand, 1e-9)) / weight;
+      return { i, demand: models[i]!.demand, whole: Math.floor(exact), frac: exact - Math.floor(exact) };
     });
     let given = 0;
     for (const s of shares) {
-      const room = s.m.maxThreads - result.get(s.m.key)!;
-      const add = Math.min(room, s.whole);
-      result.set(s.m.key, result.get(s.m.key)! + add);
+      const add = Math.min(models[s.i]!.maxThreads - result[s.i]!, s.whole);
+      result[s.i]! += add;
       given += add;
     }
     // Largest remainders take the leftovers one by one.
-    shares.sort((a, b) => b.frac - a.frac || b.m.demand - a.m.demand);
+    shares.sort((a, b) => b.frac - a.frac || b.demand - a.demand);
     let leftover = left - given;
     for (const s of shares) {
       if (leftover <= 0) break;
-      if (result.get(s.m.key)! < s.m.maxThreads) {
-        result.set(s.m.key, result.get(s.m.key)! + 1);
+      if (result[s.i]! < models[s.i]!.maxThreads) {
+        result[s.i]!++;
         leftover--;
         given++;
       }
     }
     left -= given;
-    open = open.filter((m) => result.get(m.key)! < m.maxThreads);
+    open = open.filter((i) => result[i]! < models[i]!.maxThreads);
     if (given === 0) break;
   }
   return result;
