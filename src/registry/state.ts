@@ -99,7 +99,9 @@ export class RegistryState {
     try {
       await this.exclusive(async () => this.applySnapshot(await this.store.load(this.loadOptions()), 'external'));
     } catch (error) {
+      // A registry that failed to open is never handed out: nothing may keep it alive.
       clearInterval(this.flushTimer);
+      flushBeforeExit.delete(this);
       if (this.ownsStore) await this.store.close();
       throw error;
     }

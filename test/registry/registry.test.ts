@@ -419,3 +419,16 @@ describe('ModelRegistry writes that fail', () => {
     await expectError(store.load({ transitionLimit: 1, bucketsSince: 0 }), 'DISPOSED');
   });
 });
+
+describe('ModelRegistry.open', () => {
+  it("rejects with the store's load error and leaves a store it was given open", async () => {
+    const store = new MemoryRegistryStore();
+    const failure = new Error('load failed');
+    store.load = async () => {
+      throw failure;
+    };
+    await expect(ModelRegistry.open({ store })).rejects.toBe(failure);
+    await expect(store.changesSince({ models: 0, perf: 0 }, { transitionLimit: 1, bucketsSince: 0 })).resolves.toBeUndefined();
+    await store.close();
+  });
+});
