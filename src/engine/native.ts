@@ -30,6 +30,8 @@ export interface NativeMemoryEntry {
   weights: number;
   kvCache: number;
   compute: number;
+  /** Mapped file bytes no tensor reads after the load. */
+  reclaimable: number;
 }
 
 /** Every field but seed, jsonSchema and grammar is required: the sampler defaults live only in engine.ts. */
