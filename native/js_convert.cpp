@@ -36,6 +36,7 @@ Napi::Array MemoryToJs(Napi::Env env, const std::vector<MemoryEntry>& memory) {
     e.Set("weights", (double)memory[i].weights);
     e.Set("kvCache", (double)memory[i].kv);
     e.Set("compute", (double)memory[i].compute);
+    e.Set("reclaimable", (double)memory[i].reclaimable);
     out.Set((uint32_t)i, e);
   }
   return out;

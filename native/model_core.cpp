@@ -90,7 +90,10 @@ NativeError ModelCore::Load(const LoadParams& p, const std::function<bool(float)
   n_batch_ = llama_n_batch(ctx_);
   threads_ = cp.n_threads;
   batch_threads_ = cp.n_threads_batch;
-  memory_ = MeasureMemory(ctx_);
+  // The load has repacked or offloaded what it will: the mapping's pages no tensor reads any more
+  // need not stay in this process (see memory.h).
+  if (!p.no_alloc && p.mmap && !p.mlock) ReleaseColdMappedPages(model_);
+  memory_ = MeasureMemory(ctx_, model_);
   if (!p.no_alloc) {
     batch_ = llama_batch_init((int32_t)n_batch_, 0, (int32_t)n_seq_max_);
     batch_ready_ = true;

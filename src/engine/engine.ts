@@ -68,8 +68,8 @@ function fromNative(error: unknown, fallback: ErrorCode = 'LOAD_FAILED'): Modelp
 
 function toMemoryReport(entries: NativeMemoryEntry[]): MemoryReport {
   const devices = entries.map((e) => ({ ...e, total: e.weights + e.kvCache + e.compute }));
-  const sum = (key: 'weights' | 'kvCache' | 'compute' | 'total') => devices.reduce((n, d) => n + d[key], 0);
-  return { devices, total: sum('total'), weights: sum('weights'), kvCache: sum('kvCache'), compute: sum('compute') };
+  const sum = (key: 'weights' | 'kvCache' | 'compute' | 'total' | 'reclaimable') => devices.reduce((n, d) => n + d[key], 0);
+  return { devices, total: sum('total'), weights: sum('weights'), kvCache: sum('kvCache'), compute: sum('compute'), reclaimable: sum('reclaimable') };
 }
 
 function gpuLayersValue(value: unknown): number {

@@ -50,22 +50,35 @@ export interface EstimateOptions {
   mmap?: boolean;
 }
 
-/** Bytes by kind on one device ("CPU" is host memory). */
+/**
+ * Bytes by kind on one device ("CPU" is host memory). Every figure but `reclaimable` is memory the
+ * model needs resident: anonymous buffers (weights copied or repacked out of the file, KV cache,
+ * compute) and the file-mapped bytes of tensors read from the mapping at run time.
+ */
 export interface DeviceMemory {
   device: string;
+  /** Resident weights: copies and repacked tensors, plus mapped tensors read at run time. */
   weights: number;
   kvCache: number;
   compute: number;
+  /** weights + kvCache + compute: what budgets count. */
   total: number;
+  /**
+   * File-mapped bytes no tensor reads after the load (originals of tensors repacked for the CPU or
+   * offloaded to a GPU). Not counted in `total`: the engine tells the OS it may drop these pages.
+   */
+  reclaimable: number;
 }
 
 export interface MemoryReport {
   devices: DeviceMemory[];
-  /** Sum over devices. */
+  /** Resident bytes, summed over devices (what budgets count). */
   total: number;
   weights: number;
   kvCache: number;
   compute: number;
+  /** Reclaimable mapped bytes, summed over devices (not in `total`). */
+  reclaimable: number;
 }
 
 export interface LoadOptions extends EstimateOptions {

@@ -164,7 +164,13 @@ export interface InstanceStatus {
   parallel: number;
   /** Bytes per device as measured after the load. */
   memory: Record<string, number>;
+  /** Resident bytes measured after the load (what the budget counts). */
   measuredBytes: number;
+  /**
+   * Mapped file bytes the model does not read after its load (originals of repacked or offloaded
+   * weights): not budgeted, and the OS may drop them (see docs/api.md, Memory).
+   */
+  reclaimableBytes: number;
   estimatedBytes: number;
   /** (measured − estimate) / measured. */
   estimateError: number;
