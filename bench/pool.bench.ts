@@ -97,6 +97,18 @@ interface SwapBench {
   swapMs: number[];
   pausedMs: number[];
   strategies: Set<string>;
+  /** Beside: latencies of requests that overlapped each phase of a swap (the first phase they overlapped). */
+  phases: Record<SwapPhase, number[]>;
+}
+
+type SwapPhase = 'load' | 'check' | 'drain';
+
+/** When a beside swap's new version was loaded, when it was published, and when the old version was unloaded. */
+interface SwapTimeline {
+  start: number;
+  ready?: number;
+  published?: number;
+  unloaded?: number;
 }
 
 async function benchSwap(strategy: 'beside' | 'sequential'): Promise<SwapBench> {
@@ -107,8 +119,21 @@ async function benchSwap(strategy: 'beside' | 'sequential'): Promise<SwapBench> 
     // sequential: memory for one version only, so the pool must swap in place.
     ...(strategy === 'sequential' ? { memory: { budgets: { CPU: Math.floor(storiesBytes * 1.5) } } } : {}),
   });
-  const result: SwapBench = { steady: [], during: [], failures: 0, ok: 0, swapMs: [], pausedMs: [], strategies: new Set() };
+  const result: SwapBench = { steady: [], during: [], failures: 0, ok: 0, swapMs: [], pausedMs: [], strategies: new Set(), phases: { load: [], check: [], drain: [] } };
   const swapWindows: Array<[number, number]> = [];
+  const timelines: SwapTimeline[] = [];
+  pool.on('ready', () => {
+    const last = timelines.at(-1);
+    if (last !== undefined && last.ready === undefined) last.ready = performance.now();
+  });
+  pool.on('swap', () => {
+    const last = timelines.at(-1);
+    if (last !== undefined) last.published = performance.now();
+  });
+  pool.on('unload', (event) => {
+    const waiting = timelines.find((t) => t.published !== undefined && t.unloaded === undefined);
+    if (event.reason === 'swap' && waiting !== undefined) waiting.unloaded = performance.now();
+  });
   const samples: Array<[number, number, number]> = []; // start, end, latency
   let stop = false;
   try {
@@ -132,6 +157,7 @@ async function benchSwap(strategy: 'beside' | 'sequential'): Promise<SwapBench> 
     for (let i = 0; i < SWAPS; i++) {
       await new Promise((r) => setTimeout(r, 300)); // steady window
       const start = performance.now();
+      timelines.push({ start });
       const swap = await pool.swapVersion('stories', { source: STORIES, version: i % 2 === 0 ? 'b' : 'a', parallel: 4, ...LOAD });
       // The swap window lasts until the old version has drained: requests still on it overlap.
       const end = performance.now();
@@ -150,6 +176,14 @@ async function benchSwap(strategy: 'beside' | 'sequential'): Promise<SwapBench> 
   for (const [s, e, latency] of samples) {
     const overlaps = swapWindows.some(([ws, we]) => s < we && e > ws);
     (overlaps ? result.during : result.steady).push(latency);
+    if (strategy !== 'beside') continue;
+    const within = (from: number | undefined, to: number | undefined): boolean => from !== undefined && to !== undefined && s < to && e > from;
+    for (const t of timelines) {
+      const phase: SwapPhase | undefined = within(t.start, t.ready) ? 'load' : within(t.ready, t.published) ? 'check' : within(t.published, t.unloaded) ? 'drain' : undefined;
+      if (phase === undefined) continue;
+      result.phases[phase].push(latency);
+      break;
+    }
   }
   return result;
 }
@@ -227,6 +261,13 @@ it('pool benchmark', async () => {
       target: '',
     });
     notes.push(`swap (${strategy}) strategies used: ${[...r.strategies].join(', ')}`);
+    if (strategy === 'beside') {
+      const phase = (name: string, values: number[]): string => `${name} ${ms(quantile(values, 0.5))} (${values.length})`;
+      notes.push(
+        `swap (beside) p50 of requests by the swap phase they overlapped: ${phase('loading the new version', r.phases.load)}, ${phase('its health check', r.phases.check)}, ` +
+          `${phase('the old version draining', r.phases.drain)}; steady ${ms(quantile(r.steady, 0.5))}`,
+      );
+    }
   }
 
   const common = { heads: 4, kvHeads: 2, contextLength: 1024, type: 'F32' as const, vocabPath: STORIES };
