@@ -19,10 +19,10 @@ import { loadavg } from 'node:os';
 import { expect, it } from 'vitest';
 
 import { estimateMemory, inspect, loadModel } from '../src/engine/index.js';
-import type { EstimateOptions, MemoryReport } from '../src/engine/types.js';
 import { ModelPool, createEngineLoader } from '../src/pool/index.js';
 import type { ModelLoader, ModelSpec } from '../src/pool/types.js';
 import { cachedTestModel } from '../src/testing/model-generator.js';
+import { metadataEstimate } from './metadata-estimate.js';
 
 const STORIES = new URL('../../shared/models/stories260K.gguf', import.meta.url).pathname;
 const SWAPS = Math.max(1, Number(process.env.BENCH_SWAPS ?? 12));
@@ -191,21 +191,7 @@ async function benchSwap(strategy: 'beside' | 'sequential'): Promise<SwapBench> 
 // ---------------------------------------------------------------------------------------------
 // 3. estimate error after learning
 
-/**
- * The peer: what a scheduler can estimate from GGUF metadata alone (Ollama's approach): weights =
- * tensor bytes, KV = 2 · n_ctx · n_layer · n_head_kv · head_dim · 2 bytes (f16), compute = the
- * logits and a few activations of one batch in f32.
- */
-async function metadataEstimate(path: string, options: EstimateOptions): Promise<MemoryReport> {
-  const info = await inspect(path);
-  const ctx = options.contextSize ?? Math.min(info.contextLength, 4096);
-  const batch = Math.min(options.batchSize ?? 512, ctx);
-  const weights = info.tensorBytes;
-  const kvCache = 2 * ctx * info.layers * info.kvHeads * info.keyLength * 2;
-  const compute = 4 * batch * (info.vocabularySize + 4 * info.embeddingSize);
-  return { devices: [{ device: 'CPU', weights, kvCache, compute, total: weights + kvCache + compute }], total: weights + kvCache + compute, weights, kvCache, compute };
-}
-
+/** The peer: estimates from GGUF metadata alone, Ollama's approach (metadata-estimate.ts); loads through the engine. */
 function metadataLoader(): ModelLoader {
   const engine = createEngineLoader();
   return {
