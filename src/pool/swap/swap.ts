@@ -72,7 +72,7 @@ export interface SwapResult {
   totalMs: number;
 }
 
-/** One swap's view of the pool (implemented by ModelPool). */
+/** One swap's view of the pool (the pool implements it in ../swap-host.ts). */
 export interface SwapSession {
   readonly modelId: string;
   readonly currentSpec: ModelSpec;
