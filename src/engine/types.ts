@@ -1,7 +1,33 @@
 /**
- * Public types of the engine (src/engine). The pool, swap manager and registry code against
- * these; only src/engine/native.ts knows the raw shape of the addon's exports.
+ * Public types of the engine (src/engine). The request, result and load types live in src/model/
+ * (the contract every provider implements) and are re-exported here, so `modelpool/engine` keeps
+ * exporting them; only src/engine/native.ts knows the raw shape of the addon's exports.
  */
+
+import type {
+  ChatMessage,
+  GenerateRequest,
+  GenerationResult,
+  GenerationStream,
+  MemoryReport,
+  TokenizeOptions,
+} from '../model/types.js';
+
+export type {
+  ChatMessage,
+  DeviceMemory,
+  EstimateOptions,
+  FinishReason,
+  GenerateRequest,
+  GenerationResult,
+  GenerationStats,
+  GenerationStream,
+  GpuLayers,
+  LoadOptions,
+  MemoryReport,
+  SamplingOptions,
+  TokenizeOptions,
+} from '../model/types.js';
 
 /** Metadata read from a GGUF header without loading tensors (see inspect.ts). */
 export interface GgufInspection {
@@ -33,139 +59,6 @@ export interface GgufInspection {
   metadata: Record<string, unknown>;
 }
 
-export type GpuLayers = number | 'max' | 'auto';
-
-export interface EstimateOptions {
-  /** Context size in tokens of each sequence (the context holds contextSize × parallel). Default: min(model's, 4096). */
-  contextSize?: number;
-  /** Parallel sequences sharing the context. Default 1. */
-  parallel?: number;
-  /** Layers offloaded to GPU devices. Default 'auto' (all when a GPU is present). */
-  gpuLayers?: GpuLayers;
-  /** Logical batch size. Default 512. */
-  batchSize?: number;
-  /** Load as an embedding model. */
-  embeddings?: boolean;
-  /** Use mmap for weights (the weights then count as file-backed memory). Default true. */
-  mmap?: boolean;
-}
-
-/**
- * Bytes by kind on one device ("CPU" is host memory). Every figure but `reclaimable` is memory the
- * model needs resident: anonymous buffers (weights copied or repacked out of the file, KV cache,
- * compute) and the file-mapped bytes of tensors read from the mapping at run time.
- */
-export interface DeviceMemory {
-  device: string;
-  /** Resident weights: copies and repacked tensors, plus mapped tensors read at run time. */
-  weights: number;
-  kvCache: number;
-  compute: number;
-  /** weights + kvCache + compute: what budgets count. */
-  total: number;
-  /**
-   * File-mapped bytes no tensor reads after the load (originals of tensors repacked for the CPU or
-   * offloaded to a GPU). Not counted in `total`: the engine tells the OS it may drop these pages.
-   */
-  reclaimable: number;
-}
-
-export interface MemoryReport {
-  devices: DeviceMemory[];
-  /** Resident bytes, summed over devices (what budgets count). */
-  total: number;
-  weights: number;
-  kvCache: number;
-  compute: number;
-  /** Reclaimable mapped bytes, summed over devices (not in `total`). */
-  reclaimable: number;
-}
-
-export interface LoadOptions extends EstimateOptions {
-  /** Decode threads. Default: cores left after the event loop (at least 1). */
-  threads?: number;
-  /** Prompt-processing threads. Default: same as threads. */
-  batchThreads?: number;
-  mlock?: boolean;
-  signal?: AbortSignal;
-  /** Load progress in [0, 1]. */
-  onProgress?: (progress: number) => void;
-  /**
-   * Check the file in a child process before llama.cpp reads it in-process, so that a corrupted
-   * file that would make llama.cpp abort cannot take the process down. 'auto' probes each file
-   * once (cached by path, size and mtime). Default 'auto'.
-   */
-  probe?: 'auto' | 'always' | 'never';
-}
-
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant' | (string & {});
-  content: string;
-}
-
-export interface SamplingOptions {
-  /** 0 = greedy. Default 0.8. */
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repeatPenalty?: number;
-  repeatLastN?: number;
-  frequencyPenalty?: number;
-  presencePenalty?: number;
-  seed?: number;
-}
-
-export interface GenerateRequest extends SamplingOptions {
-  /** Raw prompt text. Exactly one of prompt or messages. */
-  prompt?: string;
-  /** Chat messages, formatted with the model's own chat template. */
-  messages?: ChatMessage[];
-  /** Default 256. */
-  maxTokens?: number;
-  stop?: string[];
-  /** Constrain output to JSON matching this JSON schema. */
-  jsonSchema?: Record<string, unknown>;
-  /** Constrain output with a GBNF grammar (root rule "root"). */
-  grammar?: string;
-  signal?: AbortSignal;
-  /** Add BOS etc. when tokenizing a raw prompt. Default true. */
-  addSpecial?: boolean;
-}
-
-export type FinishReason = 'stop' | 'length' | 'eos' | 'abort';
-
-export interface GenerationStats {
-  promptTokens: number;
-  generatedTokens: number;
-  /** From the request reaching the engine to its first generated token. */
-  timeToFirstTokenMs: number;
-  promptTokensPerSecond: number;
-  decodeTokensPerSecond: number;
-  totalMs: number;
-  /** Wall time of the native decode steps this request took part in. */
-  nativeMs: number;
-  /**
-   * CPU time this model's own compute threads spent on those steps (the scheduler thread and its
-   * OpenMP workers; never other models' threads), shared out among the sequences of each step in
-   * proportion to the tokens each put in the batch. In builds without OpenMP (macOS) the worker
-   * threads are counted busy for the whole step.
-   */
-  cpuMs: number;
-  /** Time spent waiting for a free sequence slot. */
-  queuedMs: number;
-}
-
-export interface GenerationResult extends GenerationStats {
-  text: string;
-  finishReason: FinishReason;
-}
-
-/** What generate() returns: an async iterable of text chunks and the final result. */
-export interface GenerationStream extends AsyncIterable<string> {
-  readonly result: Promise<GenerationResult>;
-}
-
 export interface DeviceInfo {
   cpu: { model: string; cores: number; features: string[] };
   ram: { total: number; free: number };
@@ -189,13 +82,6 @@ export interface LoadedModelInfo {
   vocabularySize: number;
   chatTemplate?: string;
   embeddings: boolean;
-}
-
-export interface TokenizeOptions {
-  /** Add BOS/EOS as the model's vocabulary asks. Default true. */
-  addSpecial?: boolean;
-  /** Parse special-token text like "<s>" as the special token. Default false. */
-  parseSpecial?: boolean;
 }
 
 /** The engine-side model handle, as the pool and the swap manager see it. */
