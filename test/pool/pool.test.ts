@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ModelpoolError } from '../../src/errors.js';
 import { ModelPool, formatBytes } from '../../src/pool/index.js';
 import type { Lease, PoolEvent, PoolOptions } from '../../src/pool/types.js';
-import { FakeLoader, MB, sleep, type FakeModelConfig } from './fake-loader.js';
+import { FakeLoader, MB, sleep, type FakeModelConfig } from '../../src/testing/fake-provider.js';
 import { expectCode } from '../helpers/expect.js';
 
 const pools: ModelPool[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compareCanary, healthCheck, measureCanary, overlapScore } from '../../src/swap/index.js';
-import { FakeLoader } from '../pool/fake-loader.js';
+import { FakeLoader } from '../../src/testing/fake-provider.js';
 
 async function fakeModel(config = {}) {
   const loader = new FakeLoader({ m: config });

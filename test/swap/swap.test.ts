@@ -9,7 +9,7 @@ import type { ModelpoolError } from '../../src/errors.js';
 import { ModelPool } from '../../src/pool/index.js';
 import type { PoolEvent, PoolOptions } from '../../src/pool/types.js';
 import { validateSwapOptions } from '../../src/swap/index.js';
-import { FakeLoader, MB, sleep, type FakeModelConfig } from '../pool/fake-loader.js';
+import { FakeLoader, MB, sleep, type FakeModelConfig } from '../../src/testing/fake-provider.js';
 import { expectCode } from '../helpers/expect.js';
 
 const pools: ModelPool[] = [];

@@ -5,7 +5,7 @@
  * engine.
  */
 
-import { ModelpoolError } from '../../src/errors.js';
+import { ModelpoolError } from '../errors.js';
 import type {
   EngineModel,
   EstimateOptions,
@@ -14,8 +14,8 @@ import type {
   GenerationStream,
   LoadedModelInfo,
   MemoryReport,
-} from '../../src/engine/types.js';
-import type { DeviceMemoryInfo, ModelEstimate, ModelLoader, ModelSpec, PoolLoadOptions } from '../../src/pool/types.js';
+} from '../engine/types.js';
+import type { DeviceMemoryInfo, ModelEstimate, ModelLoader, ModelSpec, PoolLoadOptions } from '../pool/types.js';
 
 export interface FakeModelConfig {
   /** Bytes on CPU the estimate reports (weights part), before context. Default 100 MB. */
@@ -196,10 +196,10 @@ export class FakeLoader implements ModelLoader {
     const layers = config.layers ?? 4;
     const gpuLayers = options.gpuLayers === undefined || options.gpuLayers === 'auto' || options.gpuLayers === 'max' ? layers : options.gpuLayers;
     const gpu = Math.round(((config.gpuBytes ?? 0) * factor * gpuLayers) / layers);
-    const devices = [{ device: 'CPU', weights, kvCache: kv, compute: 0, total: weights + kv }];
-    if (gpu > 0) devices.push({ device: 'GPU0', weights: gpu, kvCache: 0, compute: 0, total: gpu });
+    const devices = [{ device: 'CPU', weights, kvCache: kv, compute: 0, total: weights + kv, reclaimable: 0 }];
+    if (gpu > 0) devices.push({ device: 'GPU0', weights: gpu, kvCache: 0, compute: 0, total: gpu, reclaimable: 0 });
     const total = devices.reduce((s, d) => s + d.total, 0);
-    return { devices, total, weights: weights + gpu, kvCache: kv, compute: 0 };
+    return { devices, total, weights: weights + gpu, kvCache: kv, compute: 0, reclaimable: 0 };
   }
 
   async estimate(spec: ModelSpec, options: EstimateOptions): Promise<ModelEstimate> {
