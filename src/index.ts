@@ -4,6 +4,8 @@
  */
 export * from './errors.js';
 export * from './engine/index.js';
+export { isLocalModel } from './model/index.js';
+export type { ModelHandle, LocalModelHandle, ModelCapabilities, ModelInfo } from './model/index.js';
 export { ModelRegistry, SqliteRegistryStore, MemoryRegistryStore } from './registry/index.js';
 export type { RegistryOptions } from './registry/index.js';
 export { ModelPool, createEngineLoader } from './pool/index.js';

@@ -30,21 +30,19 @@ import type {
   NativeResult,
   NativeSlot,
 } from './native.js';
+import type { LocalModelHandle, ModelCapabilities } from '../model/handle.js';
 import type {
   ChatMessage,
-  DeviceInfo,
-  GgufInspection,
-  EngineModel,
   EstimateOptions,
   FinishReason,
   GenerateRequest,
   GenerationResult,
   GenerationStream,
   LoadOptions,
-  LoadedModelInfo,
   MemoryReport,
   TokenizeOptions,
-} from './types.js';
+} from '../model/types.js';
+import type { DeviceInfo, GgufInspection, LoadedModelInfo } from './types.js';
 
 /** Threads a model gets by default: the cores left after the event loop, at least one. */
 export function defaultThreads(): number {
@@ -468,9 +466,16 @@ function startRequest(
 
 const models = new WeakMap<NativeModel, Model>();
 
-/** A model loaded in this process. See {@link EngineModel}. */
-export class Model implements EngineModel {
+/** Capabilities of a model loaded for generation, and of one loaded for embeddings. */
+const GENERATION: ModelCapabilities = Object.freeze({ generate: true, chat: true, embed: false, jsonSchema: true, grammar: true, streaming: true });
+const EMBEDDING: ModelCapabilities = Object.freeze({ generate: false, chat: false, embed: true, jsonSchema: false, grammar: false, streaming: false });
+
+/** A model loaded in this process: the model contract with its local extension (see {@link LocalModelHandle}). */
+export class Model implements LocalModelHandle {
   readonly #native: NativeModel;
+  readonly local = true;
+  /** A model without a chat template of its own formats messages as ChatML, as llama.cpp's server does. */
+  readonly capabilities: ModelCapabilities;
   readonly info: LoadedModelInfo;
   readonly memory: MemoryReport;
   readonly loadMs: number;
@@ -484,6 +489,7 @@ export class Model implements EngineModel {
     const info: NativeModelInfo = nativeModel.info();
     const { loadMs: _nativeLoadMs, ...rest } = info;
     this.info = rest;
+    this.capabilities = rest.embeddings ? EMBEDDING : GENERATION;
     this.memory = toMemoryReport(nativeModel.memory());
     this.loadMs = loadMs;
     this.#threads = nativeModel.stats().threads;

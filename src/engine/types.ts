@@ -4,14 +4,7 @@
  * exporting them; only src/engine/native.ts knows the raw shape of the addon's exports.
  */
 
-import type {
-  ChatMessage,
-  GenerateRequest,
-  GenerationResult,
-  GenerationStream,
-  MemoryReport,
-  TokenizeOptions,
-} from '../model/types.js';
+import type { LocalModelHandle, ModelInfo } from '../model/handle.js';
 
 export type {
   ChatMessage,
@@ -68,7 +61,7 @@ export interface DeviceInfo {
 }
 
 /** A model loaded in this process, with its context and its batching scheduler thread. */
-export interface LoadedModelInfo {
+export interface LoadedModelInfo extends ModelInfo {
   path: string;
   architecture: string;
   description: string;
@@ -84,27 +77,9 @@ export interface LoadedModelInfo {
   embeddings: boolean;
 }
 
-/** The engine-side model handle, as the pool and the swap manager see it. */
-export interface EngineModel {
-  readonly info: LoadedModelInfo;
-  /** Memory really allocated by this model and its context, by device and kind. */
-  readonly memory: MemoryReport;
-  /** Wall time the load took. */
-  readonly loadMs: number;
-  readonly threads: number;
-  /** Requests accepted and not yet finished (queued or generating). */
-  readonly activeRequests: number;
-  readonly disposed: boolean;
-  /** Change the decode/batch thread count; applies from the next decode step. */
-  setThreads(threads: number, batchThreads?: number): void;
-  generate(request: GenerateRequest): GenerationStream;
-  /** generate() without streaming: resolves with the final result. */
-  complete(request: GenerateRequest): Promise<GenerationResult>;
-  embed(texts: string[]): Promise<Float32Array[]>;
-  tokenize(text: string, options?: TokenizeOptions): number[];
-  detokenize(tokens: readonly number[]): string;
-  applyChatTemplate(messages: ChatMessage[], addAssistant?: boolean): string;
-  /** Waits for in-flight requests (or aborts them with `{ abort: true }`), then frees everything. Idempotent. */
-  dispose(options?: { abort?: boolean }): Promise<void>;
-  [Symbol.asyncDispose](): Promise<void>;
-}
+/**
+ * A model of the in-process engine: the local model contract with the engine's own
+ * {@link LoadedModelInfo}. {@link Model} implements it.
+ * @deprecated Use `LocalModelHandle` (or `ModelHandle`, the contract every provider implements).
+ */
+export type EngineModel = LocalModelHandle & { readonly info: LoadedModelInfo };

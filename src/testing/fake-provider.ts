@@ -43,6 +43,8 @@ export interface FakeModelConfig {
 const MB = 1_000_000;
 
 export class FakeModel implements EngineModel {
+  readonly local = true;
+  readonly capabilities = { generate: true, chat: true, embed: true, jsonSchema: false, grammar: false, streaming: false };
   readonly info: LoadedModelInfo;
   readonly memory: MemoryReport;
   readonly loadMs: number;
