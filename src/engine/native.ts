@@ -1,8 +1,8 @@
 /**
  * The native boundary: the only file that knows the raw shape of the addon's exports, and the loader
- * that finds the binary (prebuilds/<platform>-<arch>/modelpool.node, then a local build).
+ * that finds the binary (a local build, then prebuilds/<platform>-<arch>/modelpool.<tags>.node).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -160,11 +160,14 @@ function libc(): string {
   return report?.header?.glibcVersionRuntime ? 'glibc' : 'musl';
 }
 
-/** Prebuilt CPU variants, best first, with the CPU flags (as /proc/cpuinfo names them) each needs. */
+/**
+ * CPU variants of the x64 prebuilds, best first: a tag in the file name (`modelpool.glibc.haswell.node`)
+ * and the CPU flags (as /proc/cpuinfo names them) the variant needs. A prebuild with none of these tags
+ * (every other platform: one build each) needs no flags.
+ */
 export const CPU_VARIANTS: Array<{ name: string; needs: string[] }> = [
   { name: 'haswell', needs: ['avx', 'avx2', 'fma', 'f16c', 'bmi2', 'sse4_2'] },
   { name: 'x64', needs: [] },
-  { name: 'default', needs: [] },
 ];
 
 /** The CPU's feature flags (Linux); empty elsewhere, which selects only variants that need none. */
@@ -181,15 +184,75 @@ export function cpuFlags(cpuinfo?: string): Set<string> {
   return new Set(line ? line.split(':')[1]!.trim().split(/\s+/) : []);
 }
 
-/** Paths tried, in order: an explicit binary, prebuilt variants this CPU can run (best first), the local build. */
+interface PrebuildTags {
+  file: string;
+  specificity: number;
+}
+
+interface PrebuildTuple {
+  name: string;
+  platform: string;
+  architectures: string[];
+}
+
+/** The parts of node-gyp-build (prebuildify's loader) used here: its file-name conventions. */
+interface NodeGypBuild {
+  parseTuple(name: string): PrebuildTuple | undefined;
+  matchTuple(platform: string, arch: string): (tuple: PrebuildTuple | undefined) => tuple is PrebuildTuple;
+  compareTuples(a: PrebuildTuple, b: PrebuildTuple): number;
+  parseTags(file: string): PrebuildTags | undefined;
+  matchTags(runtime: string, abi: string): (tags: PrebuildTags | undefined) => boolean;
+  compareTags(runtime: string): (a: PrebuildTags, b: PrebuildTags) => number;
+}
+
+const nodeGypBuild = createRequire(import.meta.url)('node-gyp-build') as NodeGypBuild;
+
+function readdir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Prebuilt binaries under `<root>/prebuilds/<platform>-<arch>/` this process can load, best first. Platform,
+ * arch, runtime, Node-API and libc follow node-gyp-build's own rules (its parseTuple/parseTags/matchTags). Its
+ * resolver cannot choose by CPU feature (it ignores unknown tags, so it could hand an AVX2 build to an older
+ * CPU), so the CPU-variant tag is matched here against the CPU's flags and ranks first.
+ */
+export function prebuildPaths(root = packageRoot, flags = cpuFlags()): string[] {
+  const prebuilds = join(root, 'prebuilds');
+  const tuple = readdir(prebuilds)
+    .map(nodeGypBuild.parseTuple)
+    .filter(nodeGypBuild.matchTuple(process.platform, process.arch))
+    .sort(nodeGypBuild.compareTuples)[0];
+  if (!tuple) return [];
+  const dir = join(prebuilds, tuple.name);
+  const matchesRuntime = nodeGypBuild.matchTags('node', process.versions.modules);
+  const compareTags = nodeGypBuild.compareTags('node');
+  const usable = [];
+  for (const file of readdir(dir)) {
+    const tags = nodeGypBuild.parseTags(file);
+    if (!tags || !matchesRuntime(tags)) continue;
+    const names = file.split('.');
+    const index = CPU_VARIANTS.findIndex((v) => names.includes(v.name));
+    if (index >= 0 && !CPU_VARIANTS[index]!.needs.every((f) => flags.has(f))) continue;
+    usable.push({ tags, rank: index >= 0 ? index : CPU_VARIANTS.length });
+  }
+  usable.sort((a, b) => a.rank - b.rank || compareTags(a.tags, b.tags));
+  return usable.map((u) => join(dir, u.tags.file));
+}
+
+/**
+ * Paths tried, in order: an explicit binary, a local build (as node-gyp-build does: a source build, made
+ * because no prebuild matched or on purpose, wins), then the prebuilds this CPU can run, best first.
+ */
 export function candidateBinaryPaths(root = packageRoot, flags = cpuFlags()): string[] {
-  const target = `${process.platform}-${process.arch}`;
   const paths = [];
   if (process.env.MODELPOOL_NATIVE_BINARY) paths.push(resolve(process.env.MODELPOOL_NATIVE_BINARY));
-  for (const variant of CPU_VARIANTS) {
-    if (variant.needs.every((f) => flags.has(f))) paths.push(join(root, 'prebuilds', target, variant.name, 'modelpool.node'));
-  }
   paths.push(join(root, 'build', 'Release', 'modelpool.node'));
+  paths.push(...prebuildPaths(root, flags));
   return paths;
 }
 
