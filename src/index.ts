@@ -5,9 +5,9 @@
 export * from './errors.js';
 export * from './engine/index.js';
 export { isLocalModel } from './model/index.js';
-export type { ModelHandle, LocalModelHandle, ModelCapabilities, ModelInfo } from './model/index.js';
+export type { ModelHandle, LocalModelHandle, ModelCapabilities, ModelInfo, Provider, ModelRef, ModelEstimate, ProviderLoadOptions, DeviceMemoryInfo } from './model/index.js';
 export { ModelRegistry, SqliteRegistryStore, MemoryRegistryStore } from './registry/index.js';
 export type { RegistryOptions } from './registry/index.js';
-export { ModelPool, createEngineLoader } from './pool/index.js';
+export { ModelPool, createLlamaProvider, createEngineLoader } from './pool/index.js';
 export { registryResolver, mirrorLifecycle, swapToVersion } from './runtime/index.js';
 export type { PoolOptions, ModelSpec, Lease, PoolStatus, ModelLoader } from './pool/index.js';

@@ -6,16 +6,12 @@
  */
 
 import { invalidArgument } from '../errors.js';
+import type { DeviceMemoryInfo } from '../model/provider.js';
 import type { DeviceBytes } from './eviction.js';
 
-export type ByteAmount = number | `${number}%`;
+export type { DeviceMemoryInfo } from '../model/provider.js';
 
-/** Free and total memory of one device, as the loader reports it. */
-export interface DeviceMemoryInfo {
-  device: string;
-  total: number;
-  free: number;
-}
+export type ByteAmount = number | `${number}%`;
 
 export interface MemoryBudgetOptions {
   /** Budget per device name ("CPU", "CUDA0", ...), in bytes or percent of the device's total. */
@@ -57,7 +53,7 @@ export function validateBudgetOptions(options: MemoryBudgetOptions | undefined):
 }
 
 /**
- * Budgets per device: explicit ones as given; every device the loader reports and that has no
+ * Budgets per device: explicit ones as given; every device the provider reports and that has no
  * explicit budget gets free − margin. A device not listed anywhere has no budget (unlimited).
  */
 export function resolveBudgets(options: MemoryBudgetOptions | undefined, devices: readonly DeviceMemoryInfo[]): DeviceBytes {

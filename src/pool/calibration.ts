@@ -8,7 +8,7 @@
  * is learned as a fixed offset per device.
  */
 
-import type { MemoryReport } from '../engine/types.js';
+import type { MemoryReport } from '../model/types.js';
 import type { DeviceBytes } from './eviction.js';
 
 /** `other` is whatever a report counts in `total` but under no named kind (output buffers etc.). */

@@ -5,7 +5,7 @@
  */
 
 import type { SlotReference } from '../core/ref-slot.js';
-import type { EngineModel } from '../engine/types.js';
+import type { ModelHandle } from '../model/handle.js';
 import { bumpUseScore } from './eviction.js';
 import { updateRunning } from './running.js';
 import { now, type Entry, type Instance, type PoolState } from './state.js';
@@ -38,7 +38,7 @@ class PoolLease implements Lease {
   get version(): string | undefined {
     return this.#instance.spec.version;
   }
-  get model(): EngineModel {
+  get model(): ModelHandle {
     return this.#instance.model;
   }
   get released(): boolean {
@@ -57,8 +57,8 @@ class PoolLease implements Lease {
 }
 
 /**
- * Whether a lease on a ready model can be granted at once, with nobody ahead: a free sequence and a
- * CPU turn (acquire's fast path; otherwise the request queues).
+ * Whether a lease on a ready model can be granted at once, with nobody ahead: a free sequence and,
+ * for a local model, a CPU turn (acquire's fast path; otherwise the request queues).
  */
 export function canGrantNow(state: PoolState, entry: Entry): boolean {
   return (
@@ -68,7 +68,7 @@ export function canGrantNow(state: PoolState, entry: Entry): boolean {
     entry.pausedBy === 0 &&
     !state.turnBlocked &&
     entry.slot.currentRefs < entry.concurrency &&
-    (entry.running || state.running < state.threadTotal)
+    (entry.running || state.running < state.threadTotal || !entry.usesCpu)
   );
 }
 

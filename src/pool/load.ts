@@ -1,9 +1,9 @@
 /**
  * Loading: a model with waiters and no instance is planned (planner.ts), given memory (memory.ts)
- * and loaded by the loader; the measured memory calibrates later estimates.
+ * and loaded by the provider; the measured memory of a local model calibrates later estimates.
  */
 
-import type { EngineModel, MemoryReport } from '../engine/types.js';
+import { isLocalModel, type ModelHandle } from '../model/handle.js';
 import { resolveBudgets } from './budget.js';
 import { reportDevices, sumBytes } from './calibration.js';
 import { chooseVictims, evictionCost } from './eviction.js';
@@ -19,7 +19,7 @@ import { settleWaiter } from './waiters.js';
 export function init(state: PoolState): Promise<void> {
   if (state.initialized === undefined) {
     state.initialized = (async () => {
-      const devices = state.loader.devices === undefined ? [] : await state.loader.devices();
+      const devices = state.provider.devices === undefined ? [] : await state.provider.devices();
       state.budgets = resolveBudgets(state.options.memory, devices);
     })();
   }
@@ -82,10 +82,10 @@ export async function loadInstance(
   const threads = threadsForNew(state, spec);
   const estimatedBytes = sumBytes(plan.need);
   state.emit({ type: 'load', modelId: entry.id, version: spec.version, estimatedBytes, contextSize: plan.options.contextSize, gpuLayers: plan.options.gpuLayers, threads });
-  let model: EngineModel;
+  let model: ModelHandle;
   try {
     const options = { ...plan.options, threads, ...(spec.mlock === undefined ? {} : { mlock: spec.mlock }), ...(spec.probe === undefined ? {} : { probe: spec.probe }) };
-    model = await state.loader.load(spec, signal === undefined ? options : { ...options, signal });
+    model = await state.provider.load(spec, signal === undefined ? options : { ...options, signal });
   } catch (error) {
     state.reservations.delete(reservation);
     throw error;
@@ -97,21 +97,33 @@ export async function loadInstance(
     await model.dispose({ abort: true }).catch(() => undefined);
     throw disposedError();
   }
-  const measured: MemoryReport = model.memory;
-  const sample = state.calibrator.record(plan.estimate.architecture, plan.estimate.memory, measured);
-  reservation.bytes = reportDevices(measured);
+  const local = isLocalModel(model) ? model : undefined;
+  let estimateError = 0;
+  let rawEstimateError = 0;
+  if (local !== undefined) {
+    // A local model's memory is measured: it becomes the reservation and teaches the calibration.
+    const measured = local.memory;
+    rawEstimateError = state.calibrator.record(plan.estimate.architecture, plan.estimate.memory, measured).rawError;
+    reservation.bytes = reportDevices(measured);
+    estimateError = measured.total > 0 ? (measured.total - estimatedBytes) / measured.total : 0;
+  } else {
+    // Nothing to measure: the model holds what its provider's estimate says (the calibration learned
+    // from local models of the same architecture does not apply to it).
+    reservation.bytes = reportDevices(plan.estimate.memory);
+  }
   const instance: Instance = {
     entry,
     model,
+    local,
     spec,
     architecture: plan.estimate.architecture,
     estimatedBytes,
-    estimateError: measured.total > 0 ? (measured.total - estimatedBytes) / measured.total : 0,
+    estimateError,
     reservation,
     loadedAt: Date.now(),
-    parallel: model.info.parallel,
+    parallel: Math.max(1, model.info.parallel),
     role,
-    threads: model.threads,
+    threads: local?.threads ?? 0,
     assigned: 0,
     unloading: false,
   };
@@ -122,9 +134,9 @@ export async function loadInstance(
     version: spec.version,
     loadMs: model.loadMs,
     estimatedBytes,
-    measuredBytes: measured.total,
+    measuredBytes: sumBytes(reservation.bytes),
     estimateError: instance.estimateError,
-    rawEstimateError: sample.rawError,
+    rawEstimateError,
   });
   checkOverBudget(state, entry);
   return instance;

@@ -1,19 +1,20 @@
 /**
- * The default {@link ModelLoader}: GGUF files loaded in process by src/engine. The engine module
- * (and with it the native addon) is imported on first use, so importing the pool costs nothing
- * and a pool with its own loader never touches the addon.
+ * The llama provider: GGUF files loaded in this process by src/engine (llama.cpp). The engine module
+ * (and with it the native addon) is imported on first use, so importing the pool costs nothing and a
+ * pool with another provider never touches the addon.
  */
 
 import { freemem } from 'node:os';
-import type { DeviceInfo, EngineModel, EstimateOptions, GgufInspection, MemoryReport } from '../engine/types.js';
-import type { DeviceMemoryInfo } from './budget.js';
-import type { ModelEstimate, ModelLoader, ModelSpec, PoolLoadOptions } from './types.js';
+import type { DeviceInfo, GgufInspection } from '../engine/types.js';
+import type { ModelHandle } from '../model/handle.js';
+import type { DeviceMemoryInfo, ModelEstimate, ModelRef, Provider, ProviderLoadOptions } from '../model/provider.js';
+import type { EstimateOptions, MemoryReport } from '../model/types.js';
 
-/** The part of src/engine/index.ts the loader uses. */
+/** The part of src/engine/index.ts the llama provider uses. */
 export interface EngineModule {
   inspect(path: string): Promise<GgufInspection>;
   estimateMemory(path: string, options: EstimateOptions): Promise<MemoryReport>;
-  loadModel(path: string, options: PoolLoadOptions): Promise<EngineModel>;
+  loadModel(path: string, options: ProviderLoadOptions): Promise<ModelHandle>;
   deviceInfo(): DeviceInfo;
 }
 
@@ -35,16 +36,18 @@ export function devicesFromInfo(info: DeviceInfo, osFree: number = freemem()): D
   return [{ device: 'CPU', total: info.ram.total, free: ramFree }, ...info.gpus.map((g) => ({ device: g.name, total: g.total, free: g.free }))];
 }
 
-export function createEngineLoader(engineModule?: EngineModule): ModelLoader {
+/** The llama provider (name 'llama'): `spec.source` is a GGUF path; its models are the engine's local `Model`s. */
+export function createLlamaProvider(engineModule?: EngineModule): Provider {
   const get = (): Promise<EngineModule> => (engineModule === undefined ? engine() : Promise.resolve(engineModule));
   let cores: number | undefined;
   return {
-    async estimate(spec: ModelSpec, options: EstimateOptions): Promise<ModelEstimate> {
+    name: 'llama',
+    async estimate(spec: ModelRef, options: EstimateOptions): Promise<ModelEstimate> {
       const e = await get();
       const [inspection, memory] = await Promise.all([e.inspect(spec.source), e.estimateMemory(spec.source, options)]);
       return { memory, architecture: inspection.architecture, layers: inspection.layers, trainContextLength: inspection.contextLength };
     },
-    async load(spec: ModelSpec, options: PoolLoadOptions): Promise<EngineModel> {
+    async load(spec: ModelRef, options: ProviderLoadOptions): Promise<ModelHandle> {
       const e = await get();
       return e.loadModel(spec.source, options);
     },
@@ -58,3 +61,9 @@ export function createEngineLoader(engineModule?: EngineModule): ModelLoader {
     },
   };
 }
+
+/**
+ * The llama provider under its 0.1.0 name.
+ * @deprecated Use {@link createLlamaProvider} (the same function).
+ */
+export const createEngineLoader: (engineModule?: EngineModule) => Provider = createLlamaProvider;

@@ -4,7 +4,7 @@
  */
 
 import { ModelpoolError } from '../errors.js';
-import type { EstimateOptions } from '../engine/types.js';
+import type { EstimateOptions } from '../model/types.js';
 import { formatBytes } from './budget.js';
 import type { DeviceBytes } from './eviction.js';
 import { estimateOptionsOf } from './spec.js';
@@ -66,12 +66,12 @@ export async function planLoad(state: PoolState, entry: Entry, spec: ModelSpec, 
   throw insufficient(state, entry, plan.need, beside);
 }
 
-/** The loader's estimate, once per source and options. */
+/** The provider's estimate, once per source and options. */
 function estimateOnce(state: PoolState, spec: ModelSpec, options: EstimateOptions): Promise<ModelEstimate> {
   const key = `${spec.source}\u0000${JSON.stringify(options)}`;
   let pending = state.estimates.get(key);
   if (pending === undefined) {
-    pending = state.loader.estimate(spec, options);
+    pending = state.provider.estimate(spec, options);
     state.estimates.set(key, pending);
     pending.catch(() => state.estimates.delete(key));
   }

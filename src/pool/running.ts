@@ -1,7 +1,8 @@
 /**
- * Which models are running — holding at least one lease — and each running instance's share of the
- * CPU thread budget (threads.ts does the arithmetic). Draining instances still finishing leases and
- * swap candidates being checked count as running too.
+ * Which models are running — local models holding at least one lease — and each running instance's
+ * share of the CPU thread budget (threads.ts does the arithmetic). Draining instances still finishing
+ * leases and swap candidates being checked count as running too. A model without the local extension
+ * (see isLocalModel()) uses no CPU threads of the pool: it never runs in this sense and gets no share.
  */
 
 import type { Entry, Instance, PoolState } from './state.js';
@@ -10,11 +11,16 @@ import type { ModelSpec } from './types.js';
 
 /** Counts `entry` as running or not after its leases changed; rebalances threads when that flips. */
 export function updateRunning(state: PoolState, entry: Entry): void {
-  const running = entry.slot.currentRefs > 0;
+  const running = isRunning(entry);
   if (running === entry.running) return;
   entry.running = running;
   state.running += running ? 1 : -1;
   rebalanceThreads(state);
+}
+
+/** Whether `entry` holds a CPU turn: its current instance is local and leased. */
+export function isRunning(entry: Entry): boolean {
+  return entry.slot.currentRefs > 0 && entry.usesCpu;
 }
 
 export function recountRunning(state: PoolState): void {
@@ -33,8 +39,8 @@ function threadUnits(state: PoolState): Array<ThreadDemand<Instance>> | undefine
   for (const e of state.entries.values()) {
     const current = e.slot.current;
     if (current !== undefined && e.running) units = withUnit(units, current, e.slot.currentRefs + e.waiters.size, total);
-    if (e.retiring.size > 0) for (const inst of e.retiring) if (!inst.unloading && e.slot.refs(inst) > 0) units = withUnit(units, inst, e.slot.refs(inst), total);
-    if (e.candidates.size > 0) for (const inst of e.candidates) units = withUnit(units, inst, 1, total);
+    if (e.retiring.size > 0) for (const inst of e.retiring) if (inst.local !== undefined && !inst.unloading && e.slot.refs(inst) > 0) units = withUnit(units, inst, e.slot.refs(inst), total);
+    if (e.candidates.size > 0) for (const inst of e.candidates) if (inst.local !== undefined) units = withUnit(units, inst, 1, total);
   }
   return units;
 }
@@ -59,7 +65,7 @@ export function threadsForNew(state: PoolState, spec: ModelSpec): number {
 }
 
 /**
- * Shares the thread budget among running instances and applies changes with setThreads(). It runs
+ * Shares the thread budget among running (local) instances and applies changes with setThreads(). It runs
  * whenever a model starts or stops running, on most acquires and releases, so it allocates little:
  * garbage made on the lease path is what sets acquire()'s tail latency (see bench/pool.bench.ts).
  */
@@ -75,9 +81,10 @@ export function rebalanceThreads(state: PoolState): void {
     const inst = units[i]!.key;
     const threads = shares[i]!;
     inst.assigned = threads;
-    if (inst.threads !== threads && !inst.model.disposed) {
+    const local = inst.local!; // only local instances are units
+    if (inst.threads !== threads && !local.disposed) {
       try {
-        inst.model.setThreads(threads);
+        local.setThreads(threads);
         inst.threads = threads;
       } catch {
         // A model being disposed refuses; it does not decode any more either.

@@ -34,9 +34,10 @@ export function pump(state: PoolState): void {
 }
 
 /**
- * Grants leases on ready models in queue-key order across all models. A model that has no
+ * Grants leases on ready models in queue-key order across all models. A local model that has no
  * lease needs a CPU turn (at most `threads` models run at once); when the oldest waiter cannot
- * get one, granting stops everywhere so running models drain and hand their turn over.
+ * get one, granting stops everywhere so running models drain and hand their turn over. A model
+ * outside this process needs no turn.
  */
 function grantWaiting(state: PoolState): void {
   const wasBlocked = state.turnBlocked;
@@ -89,7 +90,7 @@ function grantInOrder(state: PoolState): void {
       candidates.splice(best, 1);
       continue;
     }
-    if (!entry.running && state.running >= state.threadTotal && !turnWaitExpired(state)) {
+    if (!entry.running && state.running >= state.threadTotal && entry.usesCpu && !turnWaitExpired(state)) {
       state.turnBlocked = true;
       return;
     }

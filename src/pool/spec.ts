@@ -1,7 +1,7 @@
 /** Validation of pool inputs: model specs, pool options, acquire options. */
 
 import { invalidArgument } from '../errors.js';
-import type { EstimateOptions, GpuLayers } from '../engine/types.js';
+import type { EstimateOptions, GpuLayers } from '../model/types.js';
 import { integer, nonEmptyString, optionalBoolean, optionalInteger, optionalSignal, plainObject } from '../validate.js';
 import { validateBudgetOptions } from './budget.js';
 import type { Priority } from './queue.js';
@@ -58,12 +58,14 @@ export function validateSpec(value: unknown, field = 'spec'): ModelSpec {
 export function validatePoolOptions(options: unknown): PoolOptions {
   if (options === undefined) return {};
   const o = plainObject('options', options) as PoolOptions;
-  if (o.loader !== undefined) {
-    const loader = plainObject('options.loader', o.loader);
-    if (typeof loader.estimate !== 'function' || typeof loader.load !== 'function') {
-      throw invalidArgument('options.loader', 'an object with estimate() and load() methods', o.loader);
+  for (const key of ['provider', 'loader'] as const) {
+    if (o[key] === undefined) continue;
+    const provider = plainObject(`options.${key}`, o[key]);
+    if (typeof provider.estimate !== 'function' || typeof provider.load !== 'function') {
+      throw invalidArgument(`options.${key}`, 'an object with estimate() and load() methods', o[key]);
     }
   }
+  if (o.provider !== undefined && o.loader !== undefined) throw invalidArgument('options.loader', 'no loader when options.provider is given (loader is its old name)', o.loader);
   if (o.resolve !== undefined && typeof o.resolve !== 'function') throw invalidArgument('options.resolve', 'a function', o.resolve);
   if (o.models !== undefined && !Array.isArray(o.models)) throw invalidArgument('options.models', 'an array of model specs', o.models);
   optionalInteger('options.threads', o.threads, 1, 4096);

@@ -12,15 +12,16 @@ import { performance } from 'node:perf_hooks';
 import { KeepAlive } from '../core/keep-alive.js';
 import { ReferenceSlot } from '../core/ref-slot.js';
 import { ModelpoolError, isModelpoolError } from '../errors.js';
-import type { EngineModel } from '../engine/types.js';
+import type { LocalModelHandle, ModelHandle } from '../model/handle.js';
+import type { Provider } from '../model/provider.js';
 import { nonEmptyString } from '../validate.js';
 import { MemoryCalibrator } from './calibration.js';
 import { DEFAULT_EVICTION_POLICY, type DeviceBytes, type EvictionPolicy } from './eviction.js';
 import { PoolEvents } from './events.js';
-import { createEngineLoader } from './loader.js';
+import { createLlamaProvider } from './loader.js';
 import { WaitQueue, type Queued } from './queue.js';
 import { defaultThreadBudget } from './threads.js';
-import type { Lease, ModelEstimate, ModelLoader, ModelSpec, ModelState, PoolEvent, PoolOptions } from './types.js';
+import type { Lease, ModelEstimate, ModelSpec, ModelState, PoolEvent, PoolOptions } from './types.js';
 
 export const now = (): number => performance.now();
 
@@ -42,7 +43,9 @@ export interface Reservation {
 /** One loaded version of a model. */
 export interface Instance {
   readonly entry: Entry;
-  readonly model: EngineModel;
+  readonly model: ModelHandle;
+  /** The same model when it has the local extension (threads, measured memory); see isLocalModel(). */
+  readonly local: LocalModelHandle | undefined;
   readonly spec: ModelSpec;
   readonly architecture: string;
   readonly estimatedBytes: number;
@@ -52,7 +55,7 @@ export interface Instance {
   /** Parallel sequences = concurrent leases. */
   readonly parallel: number;
   role: 'current' | 'draining' | 'candidate';
-  /** Threads last set on the engine model. */
+  /** Threads last set on the model (0 for a model without the local extension). */
   threads: number;
   /** Threads the budget gives it now (0 when it is not running). */
   assigned: number;
@@ -142,6 +145,14 @@ export class Entry {
     return this.slot.current?.parallel ?? this.spec.parallel ?? 1;
   }
 
+  /**
+   * Whether leases on the current instance take one of the pool's CPU turns: it is a local model.
+   * A model outside this process uses none of the thread budget.
+   */
+  get usesCpu(): boolean {
+    return this.slot.current?.local !== undefined;
+  }
+
   /** Key of the oldest live waiter, or +Infinity. */
   headKey(): number {
     return this.waiters.peek()?.key ?? Number.POSITIVE_INFINITY;
@@ -150,7 +161,8 @@ export class Entry {
 
 /** The state of one ModelPool. Options arrive validated (spec.ts). */
 export class PoolState {
-  readonly loader: ModelLoader;
+  /** The parts of the provider the pool uses (`name` is for people). */
+  readonly provider: Omit<Provider, 'name'>;
   readonly options: PoolOptions;
   readonly entries = new Map<string, Entry>();
   readonly resolving = new Map<string, Promise<Entry>>();
@@ -196,11 +208,11 @@ export class PoolState {
   constructor(o: PoolOptions, schedule: (state: PoolState) => void) {
     this.options = o;
     this.#schedule = schedule;
-    this.loader = o.loader ?? createEngineLoader();
+    this.provider = o.provider ?? o.loader ?? createLlamaProvider();
     this.calibrator = new MemoryCalibrator(o.calibrationAlpha === undefined ? {} : { alpha: o.calibrationAlpha });
     this.policy = { ...DEFAULT_EVICTION_POLICY, ...o.eviction };
     if (o.eviction?.halfLifeMs !== undefined && o.eviction.horizonMs === undefined) this.policy.horizonMs = o.eviction.halfLifeMs;
-    this.threadTotal = o.threads ?? defaultThreadBudget(this.loader.cpuCores?.());
+    this.threadTotal = o.threads ?? defaultThreadBudget(this.provider.cpuCores?.());
     this.maxLoaded = o.maxLoadedModels ?? Number.POSITIVE_INFINITY;
     this.keepAliveMs = o.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
     this.maxQueuePerModel = o.maxQueuePerModel ?? 256;

@@ -28,7 +28,7 @@ export function poolStatus(state: PoolState): PoolStatus {
         parallel: inst.parallel,
         memory: bytesRecord(inst.reservation.bytes),
         measuredBytes: sumBytes(inst.reservation.bytes),
-        reclaimableBytes: inst.model.memory.reclaimable ?? 0,
+        reclaimableBytes: inst.local?.memory.reclaimable ?? 0,
         estimatedBytes: inst.estimatedBytes,
         estimateError: inst.estimateError,
         loadMs: inst.model.loadMs,

@@ -9,7 +9,7 @@ import { init, loadInstance } from './load.js';
 import { reserve } from './memory.js';
 import { resolveEntry } from './models.js';
 import { planLoad } from './planner.js';
-import { rebalanceThreads, recountRunning } from './running.js';
+import { isRunning, rebalanceThreads, recountRunning } from './running.js';
 import type { Entry, PoolState } from './state.js';
 import type { SwapHost, SwapSession } from './swap/swap.js';
 import { clearKeepAlive, maybeIdle, startUnload, unloadInstance } from './unload.js';
@@ -120,7 +120,7 @@ function swapSession(state: PoolState, entry: Entry): SwapSession {
         });
       }
       // The old instance's leases no longer count as the model running; the new one has none yet.
-      entry.running = entry.slot.currentRefs > 0;
+      entry.running = isRunning(entry);
       recountRunning(state);
       rebalanceThreads(state);
       state.pump();

@@ -1,26 +1,30 @@
 /**
- * Public types of the pool (src/pool). The pool schedules work onto models that a
- * {@link ModelLoader} loads; it never touches the native engine directly.
+ * Public types of the pool (src/pool). The pool schedules work onto models that a {@link Provider}
+ * loads, through the model contract (src/model); it never touches the native engine directly.
  */
 
 import type { ModelpoolError } from '../errors.js';
-import type { EngineModel, EstimateOptions, GpuLayers, LoadOptions, MemoryReport } from '../engine/types.js';
+import type { ModelHandle } from '../model/handle.js';
+import type { ModelRef, Provider, ProviderLoadOptions } from '../model/provider.js';
+import type { GpuLayers, LoadOptions } from '../model/types.js';
 import type { ArchitectureCalibration } from './calibration.js';
-import type { DeviceMemoryInfo, MemoryBudgetOptions } from './budget.js';
+import type { MemoryBudgetOptions } from './budget.js';
 import type { EvictionPolicy } from './eviction.js';
 import type { Priority } from './queue.js';
 
 export type { Priority } from './queue.js';
 export type { ByteAmount, DeviceMemoryInfo, MemoryBudgetOptions } from './budget.js';
+export type { LocalModelHandle, ModelCapabilities, ModelHandle, ModelInfo } from '../model/handle.js';
+export type { ModelEstimate, ModelRef, Provider, ProviderLoadOptions } from '../model/provider.js';
 
-/** How one model is loaded and kept. `id` is the pool's key; `source` is what the loader reads. */
-export interface ModelSpec {
+/** How one model is loaded and kept. `id` is the pool's key; `source` is what the provider reads. */
+export interface ModelSpec extends ModelRef {
   id: string;
   /** Shown in status and events; the swap manager changes it. */
   version?: string;
-  /** For the engine loader, the GGUF path; other loaders read their own reference. */
+  /** For the llama provider, the GGUF path; other providers read their own reference. */
   source: string;
-  /** Context size in tokens. Default: the loader's default. */
+  /** Context size in tokens. Default: the provider's default. */
   contextSize?: number;
   /**
    * When set below `contextSize`, the pool may halve the context down to this size rather than
@@ -46,35 +50,22 @@ export interface ModelSpec {
   maxThreads?: number;
 }
 
-/** What the loader knows before loading: the engine's raw estimate and the model's shape. */
-export interface ModelEstimate {
-  memory: MemoryReport;
-  /** Calibration is learned per architecture. */
-  architecture: string;
-  /** Layer count, for offloading fewer layers when a GPU budget is short. */
-  layers?: number;
-  /** The model's trained context length. */
-  trainContextLength?: number;
-}
-
-/** Load options as the pool passes them to a loader: threads are always decided by the pool. */
-export type PoolLoadOptions = Omit<LoadOptions, 'threads'> & { threads: number };
+/** Load options as the pool passes them to a provider (the same as {@link ProviderLoadOptions}). */
+export type PoolLoadOptions = ProviderLoadOptions;
 
 /**
- * The pool's only way to models. The engine loader (see loader.ts) loads GGUF files in process;
- * remote providers plug in the same way.
+ * The pool's loader interface of 0.1.0: a {@link Provider} whose `name` may be left out.
+ * @deprecated Use `Provider`.
  */
-export interface ModelLoader {
-  estimate(spec: ModelSpec, options: EstimateOptions): Promise<ModelEstimate>;
-  load(spec: ModelSpec, options: PoolLoadOptions): Promise<EngineModel>;
-  /** Free/total memory per device right now; used for default budgets and to confirm unloads. */
-  devices?(): DeviceMemoryInfo[] | Promise<DeviceMemoryInfo[]>;
-  /** CPU cores for the default thread budget (undefined: ask the operating system). */
-  cpuCores?(): number | undefined;
-}
+export type ModelLoader = Omit<Provider, 'name'> & { readonly name?: string };
 
 export interface PoolOptions {
-  /** Default: the in-process engine loader. */
+  /** Where models come from. Default: the llama provider (GGUF files in this process, {@link createLlamaProvider}). */
+  provider?: Provider;
+  /**
+   * The same as `provider` (its 0.1.0 name); not with `provider`.
+   * @deprecated Use `provider`.
+   */
   loader?: ModelLoader;
   models?: ModelSpec[];
   /**
@@ -133,8 +124,8 @@ export interface AcquireOptions {
 export interface Lease {
   readonly modelId: string;
   readonly version: string | undefined;
-  /** The model instance, valid until release (a swap does not take it away). */
-  readonly model: EngineModel;
+  /** The model instance, valid until release (a swap does not take it away). See isLocalModel() for its local powers. */
+  readonly model: ModelHandle;
   /** Time from acquire() to the grant, ms. */
   readonly waitedMs: number;
   /** The signal given to acquire(), to pass on to generate(). */

@@ -62,7 +62,7 @@ export function startUnload(state: PoolState, entry: Entry, reason: UnloadReason
 
 /**
  * Disposes an instance, then confirms the memory is really back before its reservation is
- * released (re-reading free memory from the loader, bounded by confirmTimeoutMs).
+ * released (re-reading free memory from the provider, bounded by confirmTimeoutMs).
  */
 export async function unloadInstance(state: PoolState, inst: Instance, reason: UnloadReason): Promise<void> {
   if (inst.unloading) return;
@@ -89,9 +89,10 @@ export async function unloadInstance(state: PoolState, inst: Instance, reason: U
 /** Bytes per device that free memory should regain; file-backed (mmap) weights do not count. */
 function expectedFreed(state: PoolState, inst: Instance): DeviceBytes {
   const out: DeviceBytes = new Map();
-  if (state.loader.devices === undefined) return out;
+  // Only a local model's memory is measured, and only a provider with devices() can show it back.
+  if (state.provider.devices === undefined || inst.local === undefined) return out;
   const mmap = inst.spec.mmap !== false;
-  for (const d of inst.model.memory.devices) {
+  for (const d of inst.local.memory.devices) {
     const bytes = d.total - (mmap && d.device === 'CPU' ? d.weights : 0);
     if (bytes >= state.confirmMinBytes) out.set(d.device, (out.get(d.device) ?? 0) + bytes);
   }
@@ -99,7 +100,7 @@ function expectedFreed(state: PoolState, inst: Instance): DeviceBytes {
 }
 
 async function readDevices(state: PoolState): Promise<Map<string, DeviceMemoryInfo>> {
-  const list = await state.loader.devices!();
+  const list = await state.provider.devices!();
   return new Map(list.map((d) => [d.device, d]));
 }
 

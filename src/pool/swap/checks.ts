@@ -5,7 +5,8 @@
  */
 
 import { ModelpoolError, invalidArgument, isModelpoolError } from '../../errors.js';
-import type { EngineModel, GenerationResult } from '../../engine/types.js';
+import type { ModelHandle } from '../../model/handle.js';
+import type { GenerationResult } from '../../model/types.js';
 import { finiteNumber, optionalInteger, plainObject } from '../../validate.js';
 
 export interface HealthCheckOptions {
@@ -16,7 +17,7 @@ export interface HealthCheckOptions {
   /** Default 30 000 ms. */
   timeoutMs?: number;
   /** Extra check on the generation; return false or throw to fail. */
-  validate?: (result: GenerationResult, model: EngineModel) => boolean | void | Promise<boolean | void>;
+  validate?: (result: GenerationResult, model: ModelHandle) => boolean | void | Promise<boolean | void>;
 }
 
 export interface HealthReport {
@@ -37,7 +38,7 @@ export interface CanarySample {
   prompt: string;
   expected: string | undefined;
   output: string;
-  model: EngineModel;
+  model: ModelHandle;
 }
 
 export interface CanaryOptions {
@@ -122,7 +123,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, controller: AbortContro
  * Generates from the model and checks that it produced text without error. A model that returns
  * nothing (no token and no end-of-sequence), errors, or hangs fails.
  */
-export async function healthCheck(model: EngineModel, options: HealthCheckOptions = {}, signal?: AbortSignal): Promise<HealthReport> {
+export async function healthCheck(model: ModelHandle, options: HealthCheckOptions = {}, signal?: AbortSignal): Promise<HealthReport> {
   const start = performance.now();
   const controller = new AbortController();
   const onAbort = (): void => controller.abort(signal?.reason);
@@ -185,7 +186,7 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-async function timedRun(model: EngineModel, prompt: string, options: CanaryOptions, signal: AbortSignal | undefined): Promise<{ msPerToken: number; text: string }> {
+async function timedRun(model: ModelHandle, prompt: string, options: CanaryOptions, signal: AbortSignal | undefined): Promise<{ msPerToken: number; text: string }> {
   if (signal?.aborted === true) throw new ModelpoolError('ABORTED', 'The canary run was aborted', { cause: signal.reason });
   const started = performance.now();
   const result = await model.complete({ prompt, maxTokens: options.maxTokens ?? 16, temperature: 0, ...(signal === undefined ? {} : { signal }) });
@@ -197,7 +198,7 @@ async function timedRun(model: EngineModel, prompt: string, options: CanaryOptio
  * run by run (A, B, A, B, ...): on a shared machine the load drifts, and pairing the runs makes the
  * drift hit every model alike instead of whichever happened to be measured during it.
  */
-export async function measureCanaries(models: readonly EngineModel[], options: CanaryOptions, signal?: AbortSignal): Promise<CanaryMeasurement[]> {
+export async function measureCanaries(models: readonly ModelHandle[], options: CanaryOptions, signal?: AbortSignal): Promise<CanaryMeasurement[]> {
   const perModel = models.map(() => ({ latencies: [] as number[], outputs: [] as string[], scores: [] as number[] }));
   for (const item of options.prompts) {
     const { prompt, expected } = typeof item === 'string' ? { prompt: item, expected: undefined } : item;
@@ -226,7 +227,7 @@ export async function measureCanaries(models: readonly EngineModel[], options: C
 }
 
 /** Runs the canary prompt set greedily on one model. */
-export async function measureCanary(model: EngineModel, options: CanaryOptions, signal?: AbortSignal): Promise<CanaryMeasurement> {
+export async function measureCanary(model: ModelHandle, options: CanaryOptions, signal?: AbortSignal): Promise<CanaryMeasurement> {
   return (await measureCanaries([model], options, signal))[0]!;
 }
 

@@ -22,7 +22,7 @@
  */
 
 import { ModelpoolError, invalidArgument, isModelpoolError } from '../../errors.js';
-import type { EngineModel } from '../../engine/types.js';
+import type { ModelHandle } from '../../model/handle.js';
 import type { ModelSpec, PoolEvent, UnloadReason } from '../types.js';
 import { validateSpec } from '../spec.js';
 import { optionalInteger, optionalSignal, plainObject } from '../../validate.js';
@@ -77,13 +77,13 @@ export interface SwapSession {
   readonly modelId: string;
   readonly currentSpec: ModelSpec;
   /** The version serving now; undefined when the model is not loaded. */
-  readonly current: EngineModel | undefined;
+  readonly current: ModelHandle | undefined;
   /**
    * Reserves memory and loads `spec` as a candidate. 'beside' keeps the current version and may
    * only evict idle models (INSUFFICIENT_MEMORY otherwise); the other modes may wait for busy ones.
    */
-  loadCandidate(spec: ModelSpec, mode: 'beside' | 'after-unload' | 'cold', signal?: AbortSignal): Promise<EngineModel>;
-  discard(candidate: EngineModel, reason: UnloadReason): Promise<void>;
+  loadCandidate(spec: ModelSpec, mode: 'beside' | 'after-unload' | 'cold', signal?: AbortSignal): Promise<ModelHandle>;
+  discard(candidate: ModelHandle, reason: UnloadReason): Promise<void>;
   /** Holds new leases in the queue. */
   pause(): void;
   resume(): void;
@@ -91,7 +91,7 @@ export interface SwapSession {
   drain(timeoutMs: number): Promise<void>;
   unloadCurrent(): Promise<void>;
   /** Makes the candidate the current version atomically; the old one drains then unloads. */
-  publish(candidate: EngineModel, spec: ModelSpec): void;
+  publish(candidate: ModelHandle, spec: ModelSpec): void;
   /** Ends the session (resumes, drops leftover candidates). */
   end(): void;
   emit(event: PoolEvent): void;
@@ -164,7 +164,7 @@ export async function runSwap(host: SwapHost, modelId: string, specInput: ModelS
   const from = session.currentSpec.version;
   const to = spec.version;
   let strategy: SwapStrategy = session.current === undefined ? 'cold' : opts.strategy === 'sequential' ? 'sequential' : 'beside';
-  let candidate: EngineModel | undefined;
+  let candidate: ModelHandle | undefined;
   let pausedAt: number | undefined;
   let baseline: CanaryMeasurement | undefined;
 
@@ -173,7 +173,7 @@ export async function runSwap(host: SwapHost, modelId: string, specInput: ModelS
       throw new Rollback('aborted', new ModelpoolError('ABORTED', `Swap of model "${modelId}" was aborted`, { cause: signal.reason }));
     }
   };
-  const load = async (mode: 'beside' | 'after-unload' | 'cold'): Promise<EngineModel> => {
+  const load = async (mode: 'beside' | 'after-unload' | 'cold'): Promise<ModelHandle> => {
     try {
       return await session.loadCandidate(spec, mode, signal);
     } catch (error) {
