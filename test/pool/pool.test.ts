@@ -1,5 +1,5 @@
 /**
- * ModelPool scheduling and memory policy, on the in-memory fake loader (pure policy: no model
+ * ModelPool scheduling and memory policy, on the in-memory fake provider (pure policy: no model
  * work is under test here; test/pool/real-models.test.ts runs the same paths on real models).
  */
 
@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ModelpoolError } from '../../src/errors.js';
 import { ModelPool, formatBytes } from '../../src/pool/index.js';
 import type { Lease, PoolEvent, PoolOptions } from '../../src/pool/types.js';
-import { FakeLoader, MB, sleep, type FakeModelConfig } from '../../src/testing/fake-provider.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FakeProvider, MB, type FakeModelConfig } from '../../src/testing/fake-provider.js';
 import { expectCode } from '../helpers/expect.js';
 
 const pools: ModelPool[] = [];
@@ -17,15 +18,15 @@ afterEach(async () => {
 
 function setup(
   models: Record<string, FakeModelConfig & { parallel?: number; keepAliveMs?: number; pinned?: boolean; minContextSize?: number; contextSize?: number; maxQueue?: number; maxThreads?: number }>,
-  options: Omit<PoolOptions, 'loader' | 'models'> = {},
-): { pool: ModelPool; loader: FakeLoader; events: PoolEvent[] } {
-  const loader = new FakeLoader();
+  options: Omit<PoolOptions, 'provider' | 'models'> = {},
+): { pool: ModelPool; loader: FakeProvider; events: PoolEvent[] } {
+  const loader = new FakeProvider();
   const specs = Object.entries(models).map(([id, c]) => {
     const { parallel, keepAliveMs, pinned, minContextSize, contextSize, maxQueue, maxThreads, ...config } = c;
     loader.configs.set(`/models/${id}.gguf`, config);
     return { id, source: `/models/${id}.gguf`, version: 'v1', parallel, keepAliveMs, pinned, minContextSize, contextSize, maxQueue, maxThreads };
   });
-  const pool = new ModelPool({ loader, models: specs, memory: { budgets: { CPU: 1000 * MB } }, keepAliveMs: -1, swapDelayMs: 20, ...options });
+  const pool = new ModelPool({ provider: loader, models: specs, memory: { budgets: { CPU: 1000 * MB } }, keepAliveMs: -1, swapDelayMs: 20, ...options });
   pools.push(pool);
   const events: PoolEvent[] = [];
   pool.on('*', (e) => events.push(e));
@@ -89,19 +90,19 @@ describe('ModelPool leases', () => {
     expect(() => pool.pin('nope')).toThrow(/not defined/);
     expect(() => new ModelPool({ loader: {} as never })).toThrow(/options.loader/);
     expect(() => new ModelPool({ provider: { name: 'x' } as never })).toThrow(/options.provider/);
-    expect(() => new ModelPool({ provider: new FakeLoader(), loader: new FakeLoader() })).toThrow(/options.loader/);
-    expect(() => new ModelPool({ loader: new FakeLoader(), threads: 0 })).toThrow(/options.threads/);
-    expect(() => new ModelPool({ loader: new FakeLoader(), memory: { budgets: { CPU: 'lots' as never } } })).toThrow(/memory.budgets.CPU/);
-    expect(() => new ModelPool({ loader: new FakeLoader(), eviction: { halfLifeMs: 0 } })).toThrow(/halfLifeMs/);
-    expect(() => new ModelPool({ loader: new FakeLoader(), calibrationAlpha: 2 })).toThrow(/calibrationAlpha/);
-    expect(() => new ModelPool({ loader: new FakeLoader(), resolve: 1 as never })).toThrow(/options.resolve/);
-    expect(() => new ModelPool({ loader: new FakeLoader(), models: {} as never })).toThrow(/options.models/);
+    expect(() => new ModelPool({ provider: new FakeProvider(), loader: new FakeProvider() })).toThrow(/options.loader/);
+    expect(() => new ModelPool({ provider: new FakeProvider(), threads: 0 })).toThrow(/options.threads/);
+    expect(() => new ModelPool({ provider: new FakeProvider(), memory: { budgets: { CPU: 'lots' as never } } })).toThrow(/memory.budgets.CPU/);
+    expect(() => new ModelPool({ provider: new FakeProvider(), eviction: { halfLifeMs: 0 } })).toThrow(/halfLifeMs/);
+    expect(() => new ModelPool({ provider: new FakeProvider(), calibrationAlpha: 2 })).toThrow(/calibrationAlpha/);
+    expect(() => new ModelPool({ provider: new FakeProvider(), resolve: 1 as never })).toThrow(/options.resolve/);
+    expect(() => new ModelPool({ provider: new FakeProvider(), models: {} as never })).toThrow(/options.models/);
     expect(() => new ModelPool('x' as never)).toThrow(/options/);
     expect(pool.models()).toEqual(['a']);
   });
 
   it('resolves unknown names through the resolve hook, once for concurrent callers; the spec id is the key, the name its alias', async () => {
-    const loader = new FakeLoader({ '/r.gguf': {} });
+    const loader = new FakeProvider({ '/r.gguf': {} });
     let calls = 0;
     const pool = new ModelPool({
       loader,
@@ -347,7 +348,7 @@ describe('ModelPool memory', () => {
   });
 
   it('derives default budgets from free memory minus the margin', async () => {
-    const loader = new FakeLoader({ '/a.gguf': { bytes: 100 * MB } });
+    const loader = new FakeProvider({ '/a.gguf': { bytes: 100 * MB } });
     loader.deviceMemory = [{ device: 'CPU', total: 1000 * MB, free: 500 * MB }];
     const pool = new ModelPool({ loader, models: [{ id: 'a', source: '/a.gguf' }], memory: { margin: '10%' } });
     pools.push(pool);
@@ -565,7 +566,7 @@ describe('ModelPool faults', () => {
     const lease = await pool.acquire('a');
     const gen = lease.model.complete({ prompt: 'x', maxTokens: 8 });
     await pool.dispose({ abort: true });
-    expect((await gen).finishReason).toBe('abort');
+    await expectCode(gen, 'ABORTED');
   });
 
   it('a listener that throws does not disturb the pool', async () => {

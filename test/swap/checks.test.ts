@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { compareCanary, healthCheck, measureCanary, overlapScore } from '../../src/swap/index.js';
-import { FakeLoader } from '../../src/testing/fake-provider.js';
+import { FakeProvider } from '../../src/testing/fake-provider.js';
 
 async function fakeModel(config = {}) {
-  const loader = new FakeLoader({ m: config });
+  const loader = new FakeProvider({ m: config });
   return loader.load({ id: 'm', source: 'm' }, { threads: 1 });
 }
 

@@ -1,5 +1,5 @@
 /**
- * Hot swap orchestration on the fake loader: strategies, rollback paths, and the guarantee that
+ * Hot swap orchestration on the fake provider: strategies, rollback paths, and the guarantee that
  * no accepted request fails during a swap. test/swap/real-swap.test.ts repeats the key cases on
  * real models.
  */
@@ -9,7 +9,8 @@ import type { ModelpoolError } from '../../src/errors.js';
 import { ModelPool } from '../../src/pool/index.js';
 import type { PoolEvent, PoolOptions } from '../../src/pool/types.js';
 import { validateSwapOptions } from '../../src/swap/index.js';
-import { FakeLoader, MB, sleep, type FakeModelConfig } from '../../src/testing/fake-provider.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FakeProvider, MB, type FakeModelConfig } from '../../src/testing/fake-provider.js';
 import { expectCode } from '../helpers/expect.js';
 
 const pools: ModelPool[] = [];
@@ -17,10 +18,10 @@ afterEach(async () => {
   await Promise.all(pools.splice(0).map((p) => p.dispose()));
 });
 
-function setup(sources: Record<string, FakeModelConfig>, options: Omit<PoolOptions, 'loader'> = {}) {
-  const loader = new FakeLoader(sources);
+function setup(sources: Record<string, FakeModelConfig>, options: Omit<PoolOptions, 'provider'> = {}) {
+  const loader = new FakeProvider(sources);
   const pool = new ModelPool({
-    loader,
+    provider: loader,
     models: [{ id: 'm', source: 'v1', version: '1', parallel: 2 }],
     memory: { budgets: { CPU: 1000 * MB } },
     keepAliveMs: -1,
