@@ -123,7 +123,8 @@ export class FakeRemoteModel implements ModelHandle {
     this.loadMs = loadMs;
   }
 
-  #live(): void {
+  /** Throws DISPOSED once dispose() was called. */
+  protected throwIfDisposed(): void {
     if (this.disposed) throw new ModelpoolError('DISPOSED', `the fake model ${this.source} has been disposed`);
   }
 
@@ -133,7 +134,7 @@ export class FakeRemoteModel implements ModelHandle {
 
   /** Checks a request as a provider would before accepting it. */
   #check(request: GenerateRequest): AbortSignal | undefined {
-    this.#live();
+    this.throwIfDisposed();
     plainObject('request', request);
     if ((request.prompt === undefined) === (request.messages === undefined)) {
       throw invalidArgument('request.prompt', 'exactly one of prompt or messages', request.prompt === undefined ? undefined : 'both');
@@ -226,7 +227,7 @@ export class FakeRemoteModel implements ModelHandle {
 
   /** A deterministic vector per text (its character codes folded into EMBEDDING_SIZE dimensions). */
   async embed(texts: string[]): Promise<Float32Array[]> {
-    this.#live();
+    this.throwIfDisposed();
     this.#needs('embed', 'texts', texts);
     if (!Array.isArray(texts) || texts.length === 0 || texts.some((t) => typeof t !== 'string')) {
       throw invalidArgument('texts', 'a non-empty array of strings', texts);
@@ -273,18 +274,21 @@ export class FakeModel extends FakeRemoteModel implements LocalModelHandle {
   }
 
   setThreads(threads: number): void {
-    if (this.disposed) throw new ModelpoolError('DISPOSED', `the fake model ${this.source} has been disposed`);
+    this.throwIfDisposed();
     this.threads = threads;
     this.threadHistory.push(threads);
   }
 
   tokenize(text: string): number[] {
+    this.throwIfDisposed();
     return [...text].map((c) => c.charCodeAt(0) % 32);
   }
   detokenize(tokens: readonly number[]): string {
+    this.throwIfDisposed();
     return tokens.map((t) => String.fromCharCode(97 + (t % 26))).join('');
   }
   applyChatTemplate(messages: ChatMessage[]): string {
+    this.throwIfDisposed();
     return messages.map((m) => `${m.role}: ${m.content}`).join('\n');
   }
 }
@@ -370,11 +374,14 @@ export class FakeProvider implements Provider {
     const started = performance.now();
     try {
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(resolve, config.loadMs ?? 5);
-        options.signal?.addEventListener('abort', () => {
+        const signal = options.signal;
+        const aborted = (): void => {
           clearTimeout(timer);
-          reject(new ModelpoolError('ABORTED', 'load aborted', { cause: options.signal!.reason }));
-        });
+          reject(new ModelpoolError('ABORTED', `loading the fake model ${spec.source} was aborted`, { cause: signal?.reason }));
+        };
+        const timer = setTimeout(resolve, config.loadMs ?? 5);
+        if (signal?.aborted === true) aborted();
+        else signal?.addEventListener('abort', aborted, { once: true });
       });
       if (config.failLoad !== undefined && config.failLoad !== false) {
         throw new Error(typeof config.failLoad === 'string' ? config.failLoad : 'fake load failure');
