@@ -1,26 +1,10 @@
 /**
  * Public types of the engine (src/engine). The request, result and load types live in src/model/
- * (the contract every provider implements) and are re-exported here, so `modelpool/engine` keeps
- * exporting them; only src/engine/native.ts knows the raw shape of the addon's exports.
+ * (the contract every provider implements); src/engine/index.ts exports them with these, so
+ * `modelpool/engine` keeps exporting them. This file imports nothing: the registry reads
+ * GgufInspection from it and must not reach further. Only src/engine/native.ts knows the raw shape
+ * of the addon's exports.
  */
-
-import type { LocalModelHandle, ModelInfo } from '../model/handle.js';
-
-export type {
-  ChatMessage,
-  DeviceMemory,
-  EstimateOptions,
-  FinishReason,
-  GenerateRequest,
-  GenerationResult,
-  GenerationStats,
-  GenerationStream,
-  GpuLayers,
-  LoadOptions,
-  MemoryReport,
-  SamplingOptions,
-  TokenizeOptions,
-} from '../model/types.js';
 
 /** Metadata read from a GGUF header without loading tensors (see inspect.ts). */
 export interface GgufInspection {
@@ -60,8 +44,11 @@ export interface DeviceInfo {
   backends: string[];
 }
 
-/** A model loaded in this process, with its context and its batching scheduler thread. */
-export interface LoadedModelInfo extends ModelInfo {
+/**
+ * A model loaded in this process, with its context and its batching scheduler thread: the
+ * contract's ModelInfo (contextSize, parallel, architecture) and what the engine knows besides.
+ */
+export interface LoadedModelInfo {
   path: string;
   architecture: string;
   description: string;
@@ -76,10 +63,3 @@ export interface LoadedModelInfo extends ModelInfo {
   chatTemplate?: string;
   embeddings: boolean;
 }
-
-/**
- * A model of the in-process engine: the local model contract with the engine's own
- * {@link LoadedModelInfo}. {@link Model} implements it.
- * @deprecated Use `LocalModelHandle` (or `ModelHandle`, the contract every provider implements).
- */
-export type EngineModel = LocalModelHandle & { readonly info: LoadedModelInfo };
