@@ -5,10 +5,10 @@
 // clone a source build of the addon needs (LLAMA_SUBSET), expanded here only when a source build runs, so
 // installs that use a prebuilt binary keep 2.6 MB of archive rather than 16 MB of source.
 // deps/llama.cpp/modelpool-source.json records which revision the folder holds; CMakeLists.txt reads it and
-// checks src/llama-ext.h against scripts/llama-pin.json.
+// checks llama.cpp's private headers native/ uses against scripts/llama-pin.json.
 //
 //   node scripts/llama-source.mjs          # clone (or keep) the pinned source
-//   node scripts/llama-source.mjs --pin    # after reviewing native/ against a new bundle: pin its llama-ext.h
+//   node scripts/llama-source.mjs --pin    # after reviewing native/ against a new bundle: pin its private headers
 import { createHash } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -66,6 +66,12 @@ function findPackage(name) {
   }
 }
 
+/**
+ * llama.cpp's private headers native/ includes (staging API, and llama_model's tensor list for memory
+ * accounting): CMakeLists.txt builds only against the versions pinned in scripts/llama-pin.json.
+ */
+export const PRIVATE_HEADERS = ['src/llama-ext.h', 'src/llama-model.h'];
+
 export function sha256(path) {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
@@ -76,7 +82,6 @@ function writeStamp(from, tag) {
     tag,
     commit: git(['rev-parse', 'HEAD'], llamaDir),
     buildNumber: Number(git(['rev-list', '--count', 'HEAD'], llamaDir)),
-    llamaExtSha256: sha256(join(llamaDir, 'src', 'llama-ext.h')),
   };
   writeFileSync(stampPath, `${JSON.stringify(stamp, null, 2)}\n`);
   return stamp;
@@ -152,8 +157,9 @@ export function cmakeJsEnv() {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const stamp = ensureLlamaSource();
   if (process.argv.includes('--pin')) {
-    const pin = { from: stamp.from, commit: stamp.commit, llamaExtSha256: stamp.llamaExtSha256 };
+    const privateHeaders = Object.fromEntries(PRIVATE_HEADERS.map((path) => [path, sha256(join(llamaDir, path))]));
+    const pin = { from: stamp.from, commit: stamp.commit, privateHeaders };
     writeFileSync(pinPath, `${JSON.stringify(pin, null, 2)}\n`);
-    console.log(`modelpool: pinned src/llama-ext.h of llama.cpp ${stamp.commit} in ${pinPath}`);
+    console.log(`modelpool: pinned ${PRIVATE_HEADERS.join(', ')} of llama.cpp ${stamp.commit} in ${pinPath}`);
   }
 }
