@@ -66,7 +66,7 @@ export function canGrantNow(state: PoolState, entry: Entry): boolean {
     entry.waiters.size === 0 &&
     entry.drainFor === undefined &&
     entry.pausedBy === 0 &&
-    !state.turnBlocked &&
+    (!state.turnBlocked || !entry.usesCpu) &&
     entry.slot.currentRefs < entry.concurrency &&
     (entry.running || state.running < state.threadTotal || !entry.usesCpu)
   );

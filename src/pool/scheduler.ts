@@ -36,8 +36,8 @@ export function pump(state: PoolState): void {
 /**
  * Grants leases on ready models in queue-key order across all models. A local model that has no
  * lease needs a CPU turn (at most `threads` models run at once); when the oldest waiter cannot
- * get one, granting stops everywhere so running models drain and hand their turn over. A model
- * outside this process needs no turn.
+ * get one, granting stops for every local model so running ones drain and hand their turn over.
+ * A model outside this process needs no turn.
  */
 function grantWaiting(state: PoolState): void {
   const wasBlocked = state.turnBlocked;
@@ -91,8 +91,11 @@ function grantInOrder(state: PoolState): void {
       continue;
     }
     if (!entry.running && state.running >= state.threadTotal && entry.usesCpu && !turnWaitExpired(state)) {
+      // Granting stops for every model that uses the CPU, so that running ones drain and hand their
+      // turn over; models outside this process need no turn and are still served in order.
       state.turnBlocked = true;
-      return;
+      for (let i = candidates.length - 1; i >= 0; i--) if (candidates[i]!.usesCpu) candidates.splice(i, 1);
+      continue;
     }
     const waiter = entry.waiters.pop()!;
     dequeued(state, waiter);

@@ -91,6 +91,30 @@ describe('ModelPool with models that are not local', () => {
     second!.release();
   });
 
+  it('serves them while local models wait for a CPU turn', async () => {
+    const { pool, provider } = setup();
+    provider.configs.set('local2', { local: true });
+    pool.define({ id: 'local2', source: 'local2' });
+    await pool.load('remote');
+    await pool.load('local2');
+    const first = await pool.acquire('local');
+    let second: Lease | undefined;
+    const pending = pool.acquire('local2').then((l) => (second = l));
+    await sleep(10);
+    // The oldest waiter (local2) is blocked on a turn: local models get no lease, remote ones still do,
+    // through the fast path and through the queue alike.
+    expect(pool.status().queued).toBe(1);
+    const remote = await pool.acquire('remote');
+    const queued = [pool.acquire('remote'), pool.acquire('remote')];
+    remote.release();
+    const leases = await Promise.all(queued);
+    expect(second).toBeUndefined();
+    for (const lease of leases) lease.release();
+    first.release();
+    await pending;
+    second!.release();
+  });
+
   it('unloads, swaps and disposes them', async () => {
     const { pool, provider, events } = setup();
     provider.configs.set('remote-v2', { text: ' version two' });
