@@ -105,8 +105,9 @@ if (wanted.includes('prebuild') && !shipsPrebuild) {
 // because ccache keys on the compiler's name as well: `gcc` would miss every object of the checkout's build.
 function installEnv(project) {
   const env = { ...process.env, CCACHE_BASEDIR: project, CCACHE_NOHASHDIR: 'true' };
+  // The headers of the Node that runs this test (a user's npmrc may name another Node's).
   const prefix = dirname(dirname(process.execPath));
-  if (!env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node.h'))) env.npm_config_nodedir = prefix;
+  if (existsSync(join(prefix, 'include', 'node', 'node.h'))) env.npm_config_nodedir = prefix;
   const ccache = spawnSync('ccache', ['--version'], { stdio: 'ignore' }).status === 0;
   if (ccache && !isWindows && !env.CC && !env.CXX) Object.assign(env, { CC: 'ccache cc', CXX: 'ccache c++' });
   return env;
