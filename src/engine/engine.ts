@@ -17,7 +17,7 @@ import {
   optionalSignal,
   plainObject,
 } from '../validate.js';
-import { inspect } from './inspect.js';
+import { inspect } from '../gguf/inspect.js';
 import { loadedBinaryPath, native } from './native.js';
 import type {
   NativeGenerateParams,

@@ -2,7 +2,7 @@ import type { LocalModelHandle } from '../model/handle.js';
 import type { LoadedModelInfo } from './types.js';
 
 export { loadModel, estimateMemory, deviceInfo, setLogLevel, defaultThreads, Model, ModelSlot } from './engine.js';
-export { inspect } from './inspect.js';
+export { inspect } from '../gguf/inspect.js';
 export { quantizeModel } from './quantize.js';
 export type { QuantizeType } from './quantize.js';
 export type * from './types.js';

@@ -1,40 +1,12 @@
 /**
  * Public types of the engine (src/engine). The request, result and load types live in src/model/
  * (the contract every provider implements); src/engine/index.ts exports them with these, so
- * `modelpool/engine` keeps exporting them. This file imports nothing: the registry reads
- * GgufInspection from it and must not reach further. Only src/engine/native.ts knows the raw shape
+ * `modelpool/engine` keeps exporting them. This file imports only src/gguf (pure TypeScript): the registry
+ * reads GgufInspection from it and must not reach further. Only src/engine/native.ts knows the raw shape
  * of the addon's exports.
  */
 
-/** Metadata read from a GGUF header without loading tensors (see inspect.ts). */
-export interface GgufInspection {
-  path: string;
-  fileSize: number;
-  ggufVersion: number;
-  architecture: string;
-  name?: string;
-  /** Parameter count, from the tensor shapes. */
-  parameterCount: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  embeddingSize: number;
-  feedForwardSize?: number;
-  contextLength: number;
-  vocabularySize: number;
-  /** `general.file_type` as a name ("F32", "F16", "Q8_0", "Q4_0", "Q4_K_M", ...), or "unknown". */
-  fileType: string;
-  /** Most common tensor type by bytes ("F32", "Q4_0", ...). */
-  quantization: string;
-  keyLength: number;
-  valueLength: number;
-  expertCount?: number;
-  chatTemplate?: string;
-  tensorCount: number;
-  tensorBytes: number;
-  /** Scalar metadata (arrays are summarised as `{ type, length }`). */
-  metadata: Record<string, unknown>;
-}
+export type { GgufInspection } from '../gguf/types.js';
 
 export interface DeviceInfo {
   cpu: { model: string; cores: number; features: string[] };

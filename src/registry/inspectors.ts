@@ -38,13 +38,13 @@ export function fromGgufInspection(inspection: GgufInspection): LocalModelMetada
 
 /**
  * A GGUF inspector over `inspect` (or another function of its shape). The default is the pure
- * TypeScript GGUF reader (engine/inspect.ts over engine/gguf.ts): it reads the header without the
+ * TypeScript GGUF reader (src/gguf): it reads the header without the
  * native addon, so the registry never depends on the native engine (test/registry/rooms.test.ts
  * keeps it so). It is imported when first needed, so that a registry of remote models never loads it.
  */
 export function ggufInspector(inspect?: GgufInspect): SourceInspector {
   return async (path) => {
-    const run = inspect ?? (await import('../engine/inspect.js')).inspect;
+    const run = inspect ?? (await import('../gguf/inspect.js')).inspect;
     return fromGgufInspection(await run(path));
   };
 }

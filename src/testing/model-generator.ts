@@ -18,7 +18,7 @@ import {
   type GgmlTypeName,
   type GgufMetadataEntry,
   type GgufTensorToWrite,
-} from '../engine/gguf.js';
+} from '../gguf/index.js';
 
 export type TestModelType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0';
 

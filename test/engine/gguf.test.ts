@@ -18,8 +18,8 @@ import {
   writeGguf,
   type GgufMetadataEntry,
   type GgufTensorToWrite,
-} from '../../src/engine/gguf.js';
-import { fileTypeName, inspect, inspectGgufHeader } from '../../src/engine/inspect.js';
+} from '../../src/gguf/index.js';
+import { fileTypeName, inspect, inspectGgufHeader } from '../../src/gguf/index.js';
 import { STORIES, VOCAB_SPM, repoRoot } from '../helpers/models.js';
 
 let dir: string;

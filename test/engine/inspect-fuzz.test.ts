@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ModelpoolError } from '../../src/errors.js';
-import { parseGgufHeader } from '../../src/engine/gguf.js';
-import { inspect, inspectGgufHeader } from '../../src/engine/inspect.js';
+import { parseGgufHeader } from '../../src/gguf/index.js';
+import { inspect, inspectGgufHeader } from '../../src/gguf/index.js';
 import { STORIES } from '../helpers/models.js';
 
 const ITERATIONS = 2500;

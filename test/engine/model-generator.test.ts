@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { ModelpoolError } from '../../src/errors.js';
-import { float16BitsToFloat32, readGgufHeader, writeGguf, type GgufHeader } from '../../src/engine/gguf.js';
-import { inspect } from '../../src/engine/inspect.js';
+import { float16BitsToFloat32, readGgufHeader, writeGguf, type GgufHeader } from '../../src/gguf/index.js';
+import { inspect } from '../../src/gguf/index.js';
 import {
   DEFAULT_CACHE_DIR,
   DEFAULT_VOCAB_PATH,

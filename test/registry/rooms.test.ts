@@ -11,7 +11,7 @@ const src = join(repoRoot, 'src');
 const IMPORT = /(?:^|\n)\s*(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g;
 
 /** What a registry may reach: its own rooms, the lower shared rooms, and the pure TypeScript GGUF reader. */
-const ALLOWED = [/^registry\//, /^telemetry\//, /^gguf\//, /^core\//, /^errors\.ts$/, /^validate\.ts$/, /^engine\/(inspect|gguf|types)\.ts$/];
+const ALLOWED = [/^registry\//, /^telemetry\//, /^gguf\//, /^core\//, /^errors\.ts$/, /^validate\.ts$/, /^engine\/types\.ts$/];
 /** Signs of a file that loads a native addon. */
 const LOADS_ADDON = /node-gyp-build|process\.dlopen|\.node['"]/;
 

@@ -6,8 +6,9 @@
  */
 import { ModelpoolError } from '../errors.js';
 import { nonEmptyString } from '../validate.js';
-import type { GgufInspection } from './types.js';
-import { isGgufArray, readGgufHeader, type GgufHeader, type GgufMetadataEntry, type GgufValue } from './gguf.js';
+import type { GgufHeader } from './header.js';
+import { readGgufHeader } from './reader.js';
+import { isGgufArray, type GgufInspection, type GgufMetadataEntry, type GgufValue } from './types.js';
 
 /** llama-hparams.h */
 const LLAMA_MAX_LAYERS = 512;
