@@ -221,7 +221,7 @@ Napi::Value Model::SubmitGenerate(Napi::Env env, const std::shared_ptr<ModelCore
 }
 
 // generate(options, callback, deferWake): with deferWake the caller calls wake() later in the same
-// turn of the event loop (src/engine/engine.ts does it in a microtask).
+// turn of the event loop (src/engine/request.ts does it in a microtask).
 Napi::Value Model::Generate(const Napi::CallbackInfo& info) {
   Live(info.Env());
   const bool defer = OptionalBoolean(info[2], "deferWake", false);

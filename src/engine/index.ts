@@ -1,7 +1,10 @@
 import type { LocalModelHandle } from '../model/handle.js';
 import type { LoadedModelInfo } from './types.js';
 
-export { loadModel, estimateMemory, deviceInfo, setLogLevel, defaultThreads, Model, ModelSlot } from './engine.js';
+export { defaultThreads } from './convert.js';
+export { loadModel, estimateMemory, deviceInfo, setLogLevel } from './load.js';
+export { Model } from './model.js';
+export { ModelSlot } from './model-slot.js';
 export { inspect } from '../gguf/inspect.js';
 export { quantizeModel } from './quantize.js';
 export type { QuantizeType } from './quantize.js';

@@ -34,7 +34,7 @@ export interface NativeMemoryEntry {
   reclaimable: number;
 }
 
-/** Every field but seed, jsonSchema and grammar is required: the sampler defaults live only in engine.ts. */
+/** Every field but seed, jsonSchema and grammar is required: the sampler defaults live only in request.ts (generateParams). */
 export interface NativeGenerateParams {
   prompt: string;
   addSpecial: boolean;

@@ -1,6 +1,6 @@
 import { invalidArgument, ModelpoolError } from '../errors.js';
 import { nonEmptyString, optionalInteger } from '../validate.js';
-import { defaultThreads } from './engine.js';
+import { defaultThreads } from './convert.js';
 import { native } from './native.js';
 
 /**

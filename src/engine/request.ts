@@ -1,0 +1,187 @@
+/** Requests: validation, the one home of sampler defaults (generateParams), results and chunk streaming. */
+import { ModelpoolError, invalidArgument } from '../errors.js';
+import { nonEmptyString, optionalBoolean, optionalInteger, optionalNumber, plainObject } from '../validate.js';
+import { native } from './native.js';
+import { type NativeGenerateParams, type NativeModel, type NativeRequestCallback, type NativeRequestHandle, type NativeResult } from './native.js';
+import { type ChatMessage, type FinishReason, type GenerateRequest, type GenerationResult, type GenerationStream } from '../model/types.js';
+import { fromNative } from './convert.js';
+import { Model } from './model.js';
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+export function validateMessages(value: unknown): ChatMessage[] {
+  if (!Array.isArray(value) || value.length === 0) throw invalidArgument('messages', 'a non-empty array', value);
+  return value.map((m, i) => {
+    const o = plainObject(`messages[${i}]`, m);
+    return { role: nonEmptyString(`messages[${i}].role`, o.role), content: stringField(`messages[${i}].content`, o.content) };
+  });
+}
+
+export function stringField(field: string, value: unknown): string {
+  if (typeof value !== 'string') throw invalidArgument(field, 'a string', value);
+  return value;
+}
+
+export function generateParams(model: NativeModel, request: GenerateRequest): NativeGenerateParams {
+  plainObject('request', request);
+  const hasPrompt = request.prompt !== undefined;
+  const hasMessages = request.messages !== undefined;
+  if (hasPrompt === hasMessages) {
+    throw invalidArgument('request.prompt', 'exactly one of prompt or messages', hasPrompt ? 'both' : undefined);
+  }
+  let prompt: string;
+  let parseSpecial = false;
+  if (hasMessages) {
+    prompt = model.applyChatTemplate(validateMessages(request.messages), true);
+    parseSpecial = true;
+  } else {
+    prompt = stringField('request.prompt', request.prompt);
+  }
+  let stop: string[] = [];
+  if (request.stop !== undefined) {
+    if (!Array.isArray(request.stop) || request.stop.length > 16) {
+      throw invalidArgument('request.stop', 'an array of at most 16 non-empty strings', request.stop);
+    }
+    stop = request.stop.map((s, i) => nonEmptyString(`request.stop[${i}]`, s, 1000));
+  }
+  if (request.jsonSchema !== undefined && request.grammar !== undefined) {
+    throw invalidArgument('request.grammar', 'no grammar when jsonSchema is given', request.grammar);
+  }
+  let jsonSchema: string | undefined;
+  if (request.jsonSchema !== undefined) {
+    if (typeof request.jsonSchema !== 'object' || request.jsonSchema === null || Array.isArray(request.jsonSchema)) {
+      throw new ModelpoolError('INVALID_SCHEMA', `Expected a JSON schema object for request.jsonSchema but received ${typeof request.jsonSchema}`, {
+        field: 'request.jsonSchema',
+        value: request.jsonSchema,
+      });
+    }
+    jsonSchema = JSON.stringify(request.jsonSchema);
+  }
+  const params: NativeGenerateParams = {
+    prompt,
+    addSpecial: optionalBoolean('request.addSpecial', request.addSpecial) ?? true,
+    parseSpecial,
+    maxTokens: optionalInteger('request.maxTokens', request.maxTokens, 1, 1_000_000) ?? 256,
+    stop,
+    temperature: optionalNumber('request.temperature', request.temperature, 0, 100) ?? 0.8,
+    topK: optionalInteger('request.topK', request.topK, 0, 1_000_000) ?? 40,
+    topP: optionalNumber('request.topP', request.topP, 0, 1) ?? 0.95,
+    minP: optionalNumber('request.minP', request.minP, 0, 1) ?? 0.05,
+    repeatPenalty: optionalNumber('request.repeatPenalty', request.repeatPenalty, 0.01, 100) ?? 1,
+    repeatLastN: optionalInteger('request.repeatLastN', request.repeatLastN, 0, 1_000_000) ?? 64,
+    frequencyPenalty: optionalNumber('request.frequencyPenalty', request.frequencyPenalty, -100, 100) ?? 0,
+    presencePenalty: optionalNumber('request.presencePenalty', request.presencePenalty, -100, 100) ?? 0,
+  };
+  const seed = optionalInteger('request.seed', request.seed, 0, 0xfffffffe);
+  if (seed !== undefined) params.seed = seed;
+  if (jsonSchema !== undefined) params.jsonSchema = jsonSchema;
+  if (request.grammar !== undefined) params.grammar = nonEmptyString('request.grammar', request.grammar);
+  return params;
+}
+
+function toResult(r: NativeResult): GenerationResult {
+  const decodeMs = r.decodeMs;
+  const promptMs = r.promptMs;
+  return {
+    text: r.text,
+    finishReason: r.finishReason as FinishReason,
+    promptTokens: r.promptTokens,
+    generatedTokens: r.generatedTokens,
+    timeToFirstTokenMs: r.firstTokenMs,
+    promptTokensPerSecond: promptMs > 0 ? (r.promptTokens * 1000) / promptMs : 0,
+    decodeTokensPerSecond: decodeMs > 0 && r.generatedTokens > 1 ? ((r.generatedTokens - 1) * 1000) / decodeMs : 0,
+    totalMs: r.totalMs,
+    nativeMs: r.nativeMs,
+    cpuMs: r.cpuMs,
+    queuedMs: r.queuedMs,
+  };
+}
+
+/** Chunks pushed by the native callback, pulled by one async iterator. */
+class ChunkQueue {
+  readonly chunks: string[] = [];
+  done = false;
+  error: unknown;
+  wake: (() => void) | undefined;
+
+  push(text: string): void {
+    this.chunks.push(text);
+    this.notify();
+  }
+  end(error?: unknown): void {
+    this.done = true;
+    this.error = error;
+    this.notify();
+  }
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+  async *iterate(): AsyncGenerator<string> {
+    for (;;) {
+      if (this.chunks.length > 0) {
+        yield this.chunks.splice(0).join('');
+        continue;
+      }
+      if (this.done) {
+        if (this.error !== undefined) throw this.error;
+        return;
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+}
+
+type Submit = (params: NativeGenerateParams, callback: NativeRequestCallback) => NativeRequestHandle;
+
+/** Runs one request through `submit` and exposes it as a GenerationStream. */
+export function startRequest(
+  submit: Submit,
+  params: NativeGenerateParams,
+  signal: AbortSignal | undefined,
+  onSettled: (handle: NativeRequestHandle) => Model | undefined,
+): GenerationStream {
+  const queue = new ChunkQueue();
+  let resolveResult!: (r: GenerationResult) => void;
+  let rejectResult!: (e: unknown) => void;
+  const result = new Promise<GenerationResult>((res, rej) => {
+    resolveResult = res;
+    rejectResult = rej;
+  });
+  // The caller may only iterate: a rejection must not become an unhandled one.
+  result.catch(() => undefined);
+
+  let handle: NativeRequestHandle | undefined;
+  const onAbort = () => handle?.abort();
+  const callback: NativeRequestCallback = (kind, text, native) => {
+    if (text) queue.push(text);
+    if (kind !== 'done' || !native) return;
+    signal?.removeEventListener('abort', onAbort);
+    if (handle) onSettled(handle);
+    if (native.errorCode) {
+      const error = fromNative(Object.assign(new Error(native.errorMessage), { code: native.errorCode }), 'GENERATION_FAILED');
+      queue.end(error);
+      rejectResult(error);
+    } else if (native.finishReason === 'abort') {
+      const error = new ModelpoolError('ABORTED', 'the request was aborted', {
+        cause: signal?.reason,
+        details: { partialText: native.text, ...toResult(native) },
+      });
+      queue.end(error);
+      rejectResult(error);
+    } else {
+      queue.end();
+      resolveResult(toResult(native));
+    }
+  };
+  if (signal?.aborted) throw new ModelpoolError('ABORTED', 'the request was aborted before it started', { cause: signal.reason });
+  try {
+    handle = submit(params, callback);
+  } catch (error) {
+    throw fromNative(error, 'INVALID_ARGUMENT');
+  }
+  signal?.addEventListener('abort', onAbort, { once: true });
+  return { result, [Symbol.asyncIterator]: () => queue.iterate() };
+}
