@@ -2,31 +2,35 @@
  * One error family for the whole project. Every failure that reaches a caller is a
  * {@link ModelpoolError} with a stable `code`; bad input also names the field and the value.
  */
-export type ErrorCode =
-  | 'INVALID_ARGUMENT'
-  | 'MODEL_NOT_FOUND'
-  | 'VERSION_NOT_FOUND'
-  | 'ALREADY_EXISTS'
-  | 'ILLEGAL_TRANSITION'
-  | 'IN_USE'
-  | 'INVALID_GGUF'
-  | 'UNSUPPORTED_ARCHITECTURE'
-  | 'CONTEXT_TOO_LARGE'
-  | 'CONTEXT_OVERFLOW'
-  | 'INSUFFICIENT_MEMORY'
-  | 'LOAD_FAILED'
-  | 'GENERATION_FAILED'
-  | 'INVALID_SCHEMA'
-  | 'QUEUE_FULL'
-  | 'TIMEOUT'
-  | 'ABORTED'
-  | 'DISPOSED'
-  | 'ROLLED_BACK'
-  | 'NATIVE_BINARY_NOT_FOUND'
-  | 'STORE_CORRUPT'
-  | 'STORE_FAILED'
+/** Every error code, once: the TypeScript type derives from it and the addon's codes are checked against it. */
+export const ERROR_CODES = [
+  'INVALID_ARGUMENT',
+  'MODEL_NOT_FOUND',
+  'VERSION_NOT_FOUND',
+  'ALREADY_EXISTS',
+  'ILLEGAL_TRANSITION',
+  'IN_USE',
+  'INVALID_GGUF',
+  'UNSUPPORTED_ARCHITECTURE',
+  'CONTEXT_TOO_LARGE',
+  'CONTEXT_OVERFLOW',
+  'INSUFFICIENT_MEMORY',
+  'LOAD_FAILED',
+  'GENERATION_FAILED',
+  'INVALID_SCHEMA',
+  'QUEUE_FULL',
+  'TIMEOUT',
+  'ABORTED',
+  'DISPOSED',
+  'ROLLED_BACK',
+  'NATIVE_BINARY_NOT_FOUND',
+  'STORE_CORRUPT',
+  'STORE_FAILED',
   /** A store write lost a race with another writer (another process) and could not be re-applied. */
-  | 'CONFLICT';
+  'CONFLICT',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export interface ModelpoolErrorOptions {
   field?: string;

@@ -1,8 +1,7 @@
 /** Conversions between the engine's options and results and the addon's raw shapes, and native errors. */
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { ModelpoolError, isModelpoolError } from '../errors.js';
-import type { ErrorCode } from '../errors.js';
+import { ERROR_CODES, ModelpoolError, isModelpoolError, type ErrorCode } from '../errors.js';
 import { integer, nonEmptyString, optionalBoolean, optionalInteger } from '../validate.js';
 import { type NativeLoadParams, type NativeMemoryEntry } from './native.js';
 import { type LoadOptions, type MemoryReport } from '../model/types.js';
@@ -12,17 +11,15 @@ export function defaultThreads(): number {
   return Math.max(1, availableParallelism() - 1);
 }
 
-const ERROR_CODES = new Set<string>([
-  'INVALID_ARGUMENT', 'MODEL_NOT_FOUND', 'INVALID_GGUF', 'UNSUPPORTED_ARCHITECTURE', 'CONTEXT_TOO_LARGE',
-  'CONTEXT_OVERFLOW', 'INSUFFICIENT_MEMORY', 'LOAD_FAILED', 'GENERATION_FAILED', 'INVALID_SCHEMA', 'ABORTED', 'DISPOSED',
-]);
+/** A code the addon throws (native/errors.h) is kept when it is an ErrorCode; test/engine/native-guards checks all are. */
+const NATIVE_CODES = new Set<string>(ERROR_CODES);
 
 /** Turns an error thrown by the addon (an Error with a string `code`) into a ModelpoolError. */
 export function fromNative(error: unknown, fallback: ErrorCode = 'LOAD_FAILED'): ModelpoolError {
   if (isModelpoolError(error)) return error;
   const code = (error as { code?: unknown })?.code;
   const message = error instanceof Error ? error.message : String(error);
-  return new ModelpoolError(typeof code === 'string' && ERROR_CODES.has(code) ? (code as ErrorCode) : fallback, message, {
+  return new ModelpoolError(typeof code === 'string' && NATIVE_CODES.has(code) ? (code as ErrorCode) : fallback, message, {
     cause: error,
   });
 }
