@@ -12,14 +12,14 @@ export function defaultThreads(): number {
 }
 
 /** A code the addon throws (native/errors.h) is kept when it is an ErrorCode; test/engine/native-guards checks all are. */
-const NATIVE_CODES = new Set<string>(ERROR_CODES);
+const KNOWN_CODES = new Set<string>(ERROR_CODES);
 
 /** Turns an error thrown by the addon (an Error with a string `code`) into a ModelpoolError. */
 export function fromNative(error: unknown, fallback: ErrorCode = 'LOAD_FAILED'): ModelpoolError {
   if (isModelpoolError(error)) return error;
   const code = (error as { code?: unknown })?.code;
   const message = error instanceof Error ? error.message : String(error);
-  return new ModelpoolError(typeof code === 'string' && NATIVE_CODES.has(code) ? (code as ErrorCode) : fallback, message, {
+  return new ModelpoolError(typeof code === 'string' && KNOWN_CODES.has(code) ? (code as ErrorCode) : fallback, message, {
     cause: error,
   });
 }

@@ -6,7 +6,7 @@ import { type GenerateRequest, type GenerationResult, type GenerationStream } fr
 import { fromNative } from './convert.js';
 import { loadModel } from './load.js';
 import { models, Model } from './model.js';
-import { generateParams, startRequest } from './request.js';
+import { completeWith, generateParams, startRequest } from './request.js';
 
 // ---------------------------------------------------------------------------------------------
 // ModelSlot
@@ -79,10 +79,6 @@ export class ModelSlot {
   }
 
   complete(request: GenerateRequest): Promise<GenerationResult> {
-    try {
-      return this.generate(request).result;
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return completeWith(() => this.generate(request));
   }
 }

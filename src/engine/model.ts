@@ -10,7 +10,7 @@ import { type LocalModelHandle, type ModelCapabilities } from '../model/handle.j
 import { type ChatMessage, type GenerateRequest, type GenerationResult, type GenerationStream, type MemoryReport, type TokenizeOptions } from '../model/types.js';
 import { type LoadedModelInfo } from './types.js';
 import { fromNative, toMemoryReport } from './convert.js';
-import { validateMessages, stringField, generateParams, startRequest } from './request.js';
+import { completeWith, generateParams, startRequest, stringField, validateMessages } from './request.js';
 
 // ---------------------------------------------------------------------------------------------
 // Model
@@ -135,11 +135,7 @@ export class Model implements LocalModelHandle {
   }
 
   complete(request: GenerateRequest): Promise<GenerationResult> {
-    try {
-      return this.generate(request).result;
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return completeWith(() => this.generate(request));
   }
 
   async embed(texts: string[]): Promise<Float32Array[]> {

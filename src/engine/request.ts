@@ -185,3 +185,12 @@ export function startRequest(
   signal?.addEventListener('abort', onAbort, { once: true });
   return { result, [Symbol.asyncIterator]: () => queue.iterate() };
 }
+
+/** generate() without streaming: its result, with a synchronous refusal turned into a rejection. */
+export function completeWith(generate: () => GenerationStream): Promise<GenerationResult> {
+  try {
+    return generate().result;
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
