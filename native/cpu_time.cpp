@@ -51,4 +51,10 @@ bool ComputeCpuMeasured() {
 #endif
 }
 
+double StepCpuMs(double cpu_before, double cpu_after, double wall_ms, int n_threads) {
+  const double measured = cpu_after - cpu_before;
+  if (ComputeCpuMeasured() || n_threads <= 1) return measured;
+  return measured + wall_ms * (n_threads - 1);
+}
+
 }  // namespace modelpool

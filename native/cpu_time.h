@@ -24,4 +24,9 @@ double ComputeTeamCpuMs(int n_threads);
 // estimates workers as busy for the whole compute (ggml's own threadpool polls while a graph runs).
 bool ComputeCpuMeasured();
 
+// CPU ms the model's compute threads spent on one llama_decode/llama_encode that took `wall_ms`:
+// measured on the team where the build allows it, else the calling thread's own time plus the
+// workers counted busy for the whole call.
+double StepCpuMs(double cpu_before, double cpu_after, double wall_ms, int n_threads);
+
 }  // namespace modelpool
