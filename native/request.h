@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "adapter.h"
 #include "errors.h"
 #include "llama.h"
 
@@ -61,6 +62,8 @@ struct Request {
   int32_t max_tokens = 256;
   std::vector<std::string> stop;
   llama_sampler* sampler = nullptr;  // owned
+  std::shared_ptr<Adapter> adapter;  // none: the base model alone
+  float adapter_scale = 1.0f;
   std::shared_ptr<RequestSink> sink;
   std::atomic<bool> aborted{false};
 

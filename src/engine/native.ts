@@ -63,6 +63,7 @@ export interface NativeResult {
   promptTokens: number;
   generatedTokens: number;
   queuedMs: number;
+  cachedPromptTokens?: number;
   firstTokenMs: number;
   promptMs: number;
   decodeMs: number;

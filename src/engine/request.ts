@@ -95,6 +95,7 @@ function toResult(r: NativeResult): GenerationResult {
     nativeMs: r.nativeMs,
     cpuMs: r.cpuMs,
     queuedMs: r.queuedMs,
+    cachedPromptTokens: r.cachedPromptTokens ?? 0,
   };
 }
 

@@ -102,6 +102,17 @@ export interface GenerateRequest extends SamplingOptions {
   signal?: AbortSignal;
   /** Add BOS etc. when tokenizing a raw prompt. Default true. */
   addSpecial?: boolean;
+  /**
+   * Reuse the KV cache of the longest prefix this prompt shares with a sequence's cached tokens, and
+   * evaluate only the rest (llama-server's `cache_prompt`). Default true.
+   */
+  cachePrompt?: boolean;
+  /** Report each generated token's log probability (GenerationResult.logprobs, and the stream's chunks). */
+  logprobs?: boolean;
+  /** With logprobs: also the k most likely tokens at each position, 0..20. Default 0. */
+  topLogprobs?: number;
+  /** A LoRA adapter loaded on the model (by name), optionally with a scale (default 1). */
+  adapter?: string | { name: string; scale?: number };
 }
 
 export type FinishReason = 'stop' | 'length' | 'eos' | 'abort';
@@ -125,11 +136,31 @@ export interface GenerationStats {
   cpuMs: number;
   /** Time spent waiting for a free sequence slot. */
   queuedMs: number;
+  /** Prompt tokens taken from the prompt cache instead of being evaluated (0 with cachePrompt false). */
+  cachedPromptTokens: number;
+}
+
+/** One alternative at a token position, most likely first. */
+export interface TopLogprob {
+  /** Token id in the model's vocabulary. */
+  id: number;
+  /** The token's text (may be part of a multi-byte character). */
+  text: string;
+  /** Natural-log probability under the model's distribution (before sampling filters). */
+  logprob: number;
+}
+
+/** A generated (or evaluated) token with its log probability. */
+export interface TokenLogprob extends TopLogprob {
+  /** The most likely tokens at this position (topLogprobs of them), most likely first. */
+  top?: TopLogprob[];
 }
 
 export interface GenerationResult extends GenerationStats {
   text: string;
   finishReason: FinishReason;
+  /** One entry per generated token, with request.logprobs. */
+  logprobs?: TokenLogprob[];
 }
 
 /** What generate() returns: an async iterable of text chunks and the final result. */

@@ -202,6 +202,7 @@ export class FakeRemoteModel implements ModelHandle {
         nativeMs: totalMs,
         cpuMs: totalMs,
         queuedMs: 0,
+        cachedPromptTokens: 0,
       };
       if (controller.signal.aborted) {
         throw new ModelpoolError('ABORTED', 'the request was aborted', { cause: controller.signal.reason, details: { partialText: text, text, finishReason: 'abort', ...stats } });
