@@ -19,6 +19,7 @@ struct Adapter {
   std::string path;
   llama_adapter_lora* lora = nullptr;  // owned
   double load_ms = 0;
+  uint64_t id = 0;  // unique per process: a prompt cache entry made with this adapter names it
 
   Adapter() = default;
   Adapter(const Adapter&) = delete;

@@ -178,38 +178,81 @@ Napi::Value Model::ApplyChatTemplate(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, out);
 }
 
+// Token ids from JavaScript, each checked against the vocabulary.
+static std::vector<llama_token> ReadTokens(Napi::Env env, const Napi::Value& value, const std::string& name,
+                                           const llama_vocab* vocab) {
+  Napi::Int32Array array = RequireInt32Array(value, name);
+  const int32_t n_vocab = llama_vocab_n_tokens(vocab);
+  std::vector<llama_token> tokens(array.Data(), array.Data() + array.ElementLength());
+  for (size_t i = 0; i < tokens.size(); i++) {
+    if (tokens[i] < 0 || tokens[i] >= n_vocab) {
+      throw MakeError(env, ErrorCode::InvalidArgument,
+                      "Expected a token id in [0, " + std::to_string(n_vocab) + ") for " + name + "[" + std::to_string(i) +
+                          "] but received " + std::to_string(tokens[i]));
+    }
+  }
+  return tokens;
+}
+
 Napi::Value Model::SubmitGenerate(Napi::Env env, const std::shared_ptr<ModelCore>& core, const Napi::Value& options,
                                   const Napi::Value& callback_value, bool notify) {
   Napi::Object o = RequireObject(options, "options");
   Napi::Function callback = RequireFunction(callback_value, "callback");
-  const std::string prompt = RequireString(o.Get("prompt"), "options.prompt");
-  const bool add_special = RequireBoolean(o.Get("addSpecial"), "options.addSpecial");
-  const bool parse_special = RequireBoolean(o.Get("parseSpecial"), "options.parseSpecial");
-  const int32_t max_tokens = (int32_t)RequireInteger(o.Get("maxTokens"), "options.maxTokens", 1, INT32_MAX);
-  Napi::Array stop = RequireArray(o.Get("stop"), "options.stop");
-  std::vector<std::string> stop_strings;
-  for (uint32_t i = 0; i < stop.Length(); i++) {
-    stop_strings.push_back(RequireNonEmptyString(stop.Get(i), "options.stop[" + std::to_string(i) + "]"));
-  }
-  const SamplerParams sampler = ReadSamplerParams(o, "options");
   if (core->embeddings()) {
     throw MakeError(env, ErrorCode::InvalidArgument, "this model was loaded for embeddings; load it without embeddings to generate");
   }
   auto request = std::make_shared<Request>();
-  request->prompt = TokenizeText(*core, prompt, add_special, parse_special);
+  request->vocab = core->vocab();
+  request->cache_prompt = RequireBoolean(o.Get("cachePrompt"), "options.cachePrompt");
+  request->n_probs = (int32_t)RequireInteger(o.Get("logprobs"), "options.logprobs", -1, 20);
+  Napi::Value adapter = o.Get("adapter");
+  if (!adapter.IsUndefined()) {
+    const std::string name = RequireString(adapter, "options.adapter");
+    request->adapter = core->FindAdapter(name);
+    if (!request->adapter) {
+      throw MakeError(env, ErrorCode::InvalidArgument,
+                      "Expected the name of an adapter loaded on this model for request.adapter but received \"" + name + "\"");
+    }
+    request->adapter_scale = (float)RequireNumber(o.Get("adapterScale"), "options.adapterScale", -100, 100);
+  }
+  const bool evaluate = !o.Get("continuationTokens").IsUndefined();
+  if (!o.Get("promptTokens").IsUndefined()) {
+    request->prompt = ReadTokens(env, o.Get("promptTokens"), "options.promptTokens", core->vocab());
+  } else {
+    const std::string prompt = RequireString(o.Get("prompt"), "options.prompt");
+    const bool add_special = RequireBoolean(o.Get("addSpecial"), "options.addSpecial");
+    const bool parse_special = RequireBoolean(o.Get("parseSpecial"), "options.parseSpecial");
+    request->prompt = TokenizeText(*core, prompt, add_special, parse_special);
+  }
   if (request->prompt.empty()) {
     throw MakeError(env, ErrorCode::InvalidArgument, "Expected a prompt that tokenizes to at least one token for prompt but received an empty prompt");
   }
-  if (request->prompt.size() + 1 > core->context_size()) {
+  if (evaluate) {
+    request->kind = Request::Kind::Evaluate;
+    std::vector<llama_token> continuation = ReadTokens(env, o.Get("continuationTokens"), "options.continuationTokens", core->vocab());
+    if (continuation.empty()) {
+      throw MakeError(env, ErrorCode::InvalidArgument, "Expected at least one token for continuation but received none");
+    }
+    request->score_from = request->prompt.size();
+    request->prompt.insert(request->prompt.end(), continuation.begin(), continuation.end());
+    if (request->n_probs < 0) request->n_probs = 0;
+  }
+  if (request->prompt.size() + (evaluate ? 0 : 1) > core->context_size()) {
     throw MakeError(env, ErrorCode::ContextOverflow,
                     "the prompt has " + std::to_string(request->prompt.size()) + " tokens but the context holds " +
                         std::to_string(core->context_size()) + " tokens per sequence");
   }
-  request->max_tokens = max_tokens;
-  request->stop = std::move(stop_strings);
-  NativeError error;
-  request->sampler = BuildSampler(core->vocab(), sampler, error);
-  if (request->sampler == nullptr) throw MakeError(env, error.code, error.message);
+  if (!evaluate) {
+    request->max_tokens = (int32_t)RequireInteger(o.Get("maxTokens"), "options.maxTokens", 1, INT32_MAX);
+    Napi::Array stop = RequireArray(o.Get("stop"), "options.stop");
+    for (uint32_t i = 0; i < stop.Length(); i++) {
+      request->stop.push_back(RequireNonEmptyString(stop.Get(i), "options.stop[" + std::to_string(i) + "]"));
+    }
+    const SamplerParams sampler = ReadSamplerParams(o, "options");
+    NativeError error;
+    request->sampler = BuildSampler(core->vocab(), sampler, error);
+    if (request->sampler == nullptr) throw MakeError(env, error.code, error.message);
+  }
   auto sink = std::make_shared<JsRequestSink>(env, callback, request);
   request->sink = sink;
   if (!core->Submit(request, notify)) {

@@ -113,6 +113,13 @@ void ModelCore::FreeLlama() {
     llama_free(ctx_);
     ctx_ = nullptr;
   }
+  // Adapters belong to the model: free them first (every request using one has finished by now).
+  ctx_adapter_.reset();
+  {
+    std::lock_guard<std::mutex> lock(adapters_mutex_);
+    adapters_.clear();
+    retired_adapters_.clear();
+  }
   if (model_ != nullptr) {
     llama_model_free(model_);
     model_ = nullptr;
@@ -179,6 +186,18 @@ void ModelCore::Close(bool abort_requests, std::function<void()> on_closed) {
     if (abort_requests) abort_all_ = true;
   }
   cv_.notify_all();
+}
+
+bool ModelCore::RunOnScheduler(std::function<void()> task) {
+  std::future<bool> done;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (closing_) return false;
+    tasks_.push_back(Task{std::move(task), {}});
+    done = tasks_.back().done.get_future();
+  }
+  cv_.notify_one();
+  return done.get();
 }
 
 void ModelCore::SetThreads(int32_t threads, int32_t batch_threads) {

@@ -15,12 +15,15 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "adapter.h"
 #include "errors.h"
 #include "llama.h"
 #include "memory.h"
@@ -70,6 +73,12 @@ class ModelCore {
   // Joins the scheduler thread (never from the scheduler thread itself).
   void Join();
 
+  // Runs `task` on the scheduler thread between two decode steps and waits for it; for work that
+  // touches the context or the model's adapter set (state save/restore, adapters). Call it from a
+  // worker thread, never from the scheduler or the JavaScript thread. Returns false, without running
+  // the task, when the core is closing.
+  bool RunOnScheduler(std::function<void()> task);
+
   void SetThreads(int32_t threads, int32_t batch_threads);
   int32_t Threads() const { return threads_.load(); }
   size_t ActiveRequests() const { return active_count_.load(); }
@@ -89,6 +98,14 @@ class ModelCore {
   // Marks a queued or running request aborted and wakes the scheduler.
   void Abort(const std::shared_ptr<Request>& request);
 
+  // LoRA adapters (model_core_adapters.cpp). AddAdapter loads a GGUF adapter for this model (worker
+  // thread; refuses one made for another base model); FindAdapter/RemoveAdapter/AdapterNames are safe
+  // from any thread. A removed adapter stays alive while a request or the context still uses it.
+  NativeError AddAdapter(const std::string& name, const std::string& path);
+  std::shared_ptr<Adapter> FindAdapter(const std::string& name) const;
+  bool RemoveAdapter(const std::string& name);
+  std::vector<std::string> AdapterNames() const;
+
  private:
   void Run();
   void Admit(std::vector<std::shared_ptr<Request>>& active, std::vector<int32_t>& free_seqs);
@@ -97,6 +114,15 @@ class ModelCore {
   bool AcceptToken(Request& r, llama_token token, double now);
   void Finish(Request& r, FinishReason reason, std::vector<int32_t>& free_seqs);
   void FreeLlama();
+  // Gives `r` the free sequence whose cached tokens share the longest prefix with its prompt (same
+  // adapter), drops the rest of that sequence's cache and skips the shared part (scheduler).
+  void TakeSequence(Request& r, std::vector<int32_t>& free_seqs);
+  // Log probability of `token` (and the top n alternatives) from the logits of batch row `row`.
+  TokenProb ProbsAt(int32_t row, llama_token token, int32_t n_top);
+  // Sets the request's adapter (or none) on the context when it differs from the one set (scheduler).
+  bool ApplyAdapter(const Request& r);
+  // Drops adapters removed since the last step, on the scheduler thread (scheduler).
+  void ReleaseRetiredAdapters();
 
   std::string path_;
   llama_model* model_ = nullptr;
@@ -111,10 +137,28 @@ class ModelCore {
   double load_ms_ = 0;
   std::vector<MemoryEntry> memory_;
   std::vector<int32_t> tokens_per_seq_;  // scratch for Step()
+  std::vector<float> logprob_scratch_;   // scratch for ProbsAt()
+
+  // The prompt cache (scheduler thread): per sequence, the tokens whose KV it holds and the adapter
+  // they were computed with, kept after its request finishes for the next request to reuse.
+  struct SeqCache {
+    std::vector<llama_token> tokens;
+    uint64_t adapter_id = 0;
+    float adapter_scale = 0;
+    uint64_t used = 0;  // step of last use: the least recently used sequence is reused first
+  };
+  std::vector<SeqCache> seq_cache_;
+  uint64_t step_count_ = 0;
 
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Request>> pending_;
+  struct Task {
+    std::function<void()> run;
+    std::promise<bool> done;
+  };
+  std::deque<Task> tasks_;  // guarded by mutex_
+  void RunTasks();
   bool stop_ = false;
   bool wake_ = false;
   std::atomic<bool> closing_{false};
@@ -125,6 +169,12 @@ class ModelCore {
   std::atomic<size_t> active_count_{0};
   std::atomic<uint64_t> decode_steps_{0};
   std::thread thread_;
+
+  mutable std::mutex adapters_mutex_;
+  std::map<std::string, std::shared_ptr<Adapter>> adapters_;
+  std::vector<std::shared_ptr<Adapter>> retired_adapters_;  // guarded by adapters_mutex_
+  std::shared_ptr<Adapter> ctx_adapter_;  // set on the context (scheduler thread)
+  float ctx_adapter_scale_ = 0;
 };
 
 double NowMs();

@@ -2,7 +2,9 @@
 // llama_decode per step over every active sequence, samples, and sends text back through the sinks.
 // Every function here runs on the scheduler thread (see model_core.h).
 #include <algorithm>
+#include <cmath>
 #include <functional>
+#include <queue>
 
 #include "cpu_time.h"
 #include "model_core.h"
@@ -36,6 +38,8 @@ static void SendText(Request& r, double now, bool force) {
   {
     std::lock_guard<std::mutex> lock(r.out_mutex);
     r.unsent.append(r.generated, r.emitted, safe - r.emitted);
+    // A token's log probability goes out with the chunk that carries the start of its text.
+    while (r.probs_sent < r.probs.size() && r.probs[r.probs_sent].offset < safe) r.unsent_probs.push_back(r.probs[r.probs_sent++]);
   }
   r.emitted = safe;
   // First text goes out at once; later text is coalesced so JavaScript sees chunks, not tokens.
@@ -48,18 +52,21 @@ static void SendText(Request& r, double now, bool force) {
 void ModelCore::Finish(Request& r, FinishReason reason, std::vector<int32_t>& free_seqs) {
   const double now = NowMs();
   if (r.state == RequestState::Prompt || r.state == RequestState::Generating) {
-    llama_memory_seq_rm(llama_get_memory(ctx_), r.seq, -1, -1);
+    // The sequence keeps its KV and seq_cache_ its tokens: the prompt cache of the next request.
+    seq_cache_[(size_t)r.seq].used = step_count_;
     // Kept in descending order so back() is the lowest free id: see Admit().
     free_seqs.insert(std::upper_bound(free_seqs.begin(), free_seqs.end(), r.seq, std::greater<int32_t>()), r.seq);
     r.seq = -1;
   }
   r.state = RequestState::Finished;
+  // The adapter's last reference may be this one: drop it here, on the scheduler thread.
+  r.adapter.reset();
   {
     std::lock_guard<std::mutex> lock(r.out_mutex);
     if (r.error.ok()) {
       r.finish_reason = reason;
       std::string text = r.generated;
-      if (reason == FinishReason::Stop) {
+      if (reason == FinishReason::Stop && r.kind == Request::Kind::Generate) {
         // Cut at the earliest stop string.
         size_t cut = text.size();
         for (const std::string& s : r.stop) {
@@ -69,6 +76,16 @@ void ModelCore::Finish(Request& r, FinishReason reason, std::vector<int32_t>& fr
         text.resize(cut);
       }
       if (text.size() > r.emitted) r.unsent.append(text, r.emitted, std::string::npos);
+      // Tokens whose text starts after the cut (the stop string) are not part of the answer.
+      const bool scored = r.kind == Request::Kind::Evaluate;
+      size_t keep = r.probs.size();
+      if (!scored) {
+        keep = 0;
+        while (keep < r.probs.size() && (r.probs[keep].offset < text.size() || text.size() == r.generated.size())) keep++;
+      }
+      for (size_t i = r.probs_sent; i < keep; i++) r.unsent_probs.push_back(r.probs[i]);
+      r.probs.resize(keep);
+      r.all_probs = std::move(r.probs);
       r.full_text = std::move(text);
     }
     r.stats.finished_ms = now;
@@ -76,6 +93,94 @@ void ModelCore::Finish(Request& r, FinishReason reason, std::vector<int32_t>& fr
   }
   active_count_--;
   r.sink->Finished();
+}
+
+TokenProb ModelCore::ProbsAt(int32_t row, llama_token token, int32_t n_top) {
+  TokenProb p;
+  p.id = token;
+  const float* logits = llama_get_logits_ith(ctx_, row);
+  const int32_t n_vocab = llama_vocab_n_tokens(vocab_);
+  if (logits == nullptr || token < 0 || token >= n_vocab) {
+    p.logprob = NAN;
+    return p;
+  }
+  float max = -INFINITY;
+  for (int32_t i = 0; i < n_vocab; i++) max = std::max(max, logits[i]);
+  double sum = 0;
+  for (int32_t i = 0; i < n_vocab; i++) sum += std::exp((double)(logits[i] - max));
+  const double log_z = (double)max + std::log(sum);
+  p.logprob = (float)((double)logits[token] - log_z);
+  if (n_top > 0) {
+    // The n_top largest logits: a min-heap of that size over the vocabulary.
+    using Entry = std::pair<float, llama_token>;
+    std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap;
+    for (int32_t i = 0; i < n_vocab; i++) {
+      if ((int32_t)heap.size() < n_top) {
+        heap.push({logits[i], i});
+      } else if (logits[i] > heap.top().first) {
+        heap.pop();
+        heap.push({logits[i], i});
+      }
+    }
+    p.top.resize(heap.size());
+    for (size_t i = heap.size(); i > 0; i--) {
+      p.top[i - 1] = {heap.top().second, (float)((double)heap.top().first - log_z)};
+      heap.pop();
+    }
+  }
+  return p;
+}
+
+void ModelCore::TakeSequence(Request& r, std::vector<int32_t>& free_seqs) {
+  const uint64_t adapter_id = r.adapter ? r.adapter->id : 0;
+  const float scale = r.adapter ? r.adapter_scale : 0.0f;
+  // Longest shared prefix first; among equals an empty sequence, then the least recently used, then
+  // the lowest id (free_seqs is descending, so scanning from the back meets low ids first).
+  size_t best = free_seqs.size() - 1, best_len = 0;
+  for (size_t k = free_seqs.size(); k > 0; k--) {
+    const size_t i = k - 1;
+    const SeqCache& c = seq_cache_[(size_t)free_seqs[i]];
+    size_t n = 0;
+    if (r.cache_prompt && c.adapter_id == adapter_id && c.adapter_scale == scale) {
+      const size_t max = std::min(c.tokens.size(), r.prompt.size());
+      while (n < max && c.tokens[n] == r.prompt[n]) n++;
+    }
+    const SeqCache& b = seq_cache_[(size_t)free_seqs[best]];
+    const bool better = n > best_len ||
+                        (n == best_len && (c.tokens.empty() != b.tokens.empty() ? c.tokens.empty() : c.used < b.used));
+    if (better) {
+      best = i;
+      best_len = n;
+    }
+  }
+  const int32_t seq = free_seqs[best];
+  free_seqs.erase(free_seqs.begin() + (std::ptrdiff_t)best);
+  SeqCache& c = seq_cache_[(size_t)seq];
+  // The last prompt token is decoded again even when cached: its logits give the first token. An
+  // evaluation needs the logits of every position from the one before its continuation.
+  size_t keep = std::min(best_len, r.prompt.size() - 1);
+  if (r.kind == Request::Kind::Evaluate) keep = std::min(keep, r.score_from - 1);
+  llama_memory_t mem = llama_get_memory(ctx_);
+  if (keep > 0) {
+    // With a sliding window the cache may no longer hold the positions just below `keep`
+    // (llama-server's check): then nothing can be reused.
+    const llama_pos pos_min = llama_memory_seq_pos_min(mem, seq);
+    const int32_t n_swa = llama_model_n_swa(model_);
+    if (pos_min > 0 && n_swa > 0 && pos_min > std::max<llama_pos>(0, (llama_pos)keep - n_swa)) keep = 0;
+  }
+  if (c.tokens.size() > keep && !llama_memory_seq_rm(mem, seq, (llama_pos)keep, -1)) {
+    // Memories that cannot drop a tail (recurrent models) start the sequence over.
+    llama_memory_seq_rm(mem, seq, -1, -1);
+    keep = 0;
+  }
+  c.tokens.resize(std::min(c.tokens.size(), keep));
+  c.adapter_id = adapter_id;
+  c.adapter_scale = scale;
+  c.used = step_count_;
+  r.seq = seq;
+  r.n_prompt_done = keep;
+  r.n_past = (llama_pos)keep;
+  r.stats.cached_prompt_tokens = (int32_t)keep;
 }
 
 // Returns true when the request is finished.
@@ -111,8 +216,7 @@ void ModelCore::Admit(std::vector<std::shared_ptr<Request>>& active, std::vector
       Finish(*r, FinishReason::Abort, free_seqs);
     } else {
       r->state = RequestState::Prompt;
-      r->seq = free_seqs.back();
-      free_seqs.pop_back();
+      TakeSequence(*r, free_seqs);
       r->stats.prompt_tokens = (int32_t)r->prompt.size();
       active.push_back(r);
     }
@@ -138,6 +242,20 @@ void ModelCore::Step(std::vector<std::shared_ptr<Request>>& active, std::vector<
   }
   if (active.empty()) return;
 
+  // llama.cpp sets LoRA adapters per context, not per sequence: a step decodes only the requests of
+  // one adapter choice, that of the request that has waited longest since its last step, so requests
+  // of different adapters take turns and requests of one adapter (the usual case) always batch.
+  const Request* lead = nullptr;
+  for (auto& r : active) {
+    if (lead == nullptr || r->last_step < lead->last_step) lead = r.get();
+  }
+  const std::shared_ptr<Adapter> lead_adapter = lead->adapter;
+  const float lead_scale = lead->adapter_scale;
+  auto in_step = [&](const Request& r) {
+    return r.adapter == lead_adapter && (!r.adapter || r.adapter_scale == lead_scale);
+  };
+  const uint64_t step = ++step_count_;
+
   // Generating sequences first (one token each), then prompt chunks in arrival order.
   batch_.n_tokens = 0;
   auto add = [&](Request& r, llama_token tok, bool logits) {
@@ -147,17 +265,30 @@ void ModelCore::Step(std::vector<std::shared_ptr<Request>>& active, std::vector<
     batch_.n_seq_id[i] = 1;
     batch_.seq_id[i][0] = r.seq;
     batch_.logits[i] = logits;
-    if (logits) r.batch_index = i;
+    seq_cache_[(size_t)r.seq].tokens.push_back(tok);
+    r.last_step = step;
+    return i;
   };
   for (auto& r : active) {
     r->batch_index = -1;
-    if (r->state == RequestState::Generating && batch_.n_tokens < (int32_t)n_batch_) add(*r, r->last_token, true);
+    if (r->state == RequestState::Generating && batch_.n_tokens < (int32_t)n_batch_ && in_step(*r)) {
+      r->batch_index = add(*r, r->last_token, true);
+    }
   }
   for (auto& r : active) {
-    while (r->state == RequestState::Prompt && batch_.n_tokens < (int32_t)n_batch_) {
-      const bool last = r->n_prompt_done + 1 == r->prompt.size();
-      add(*r, r->prompt[r->n_prompt_done++], last);
-      if (last) r->state = RequestState::Generating;  // its first token is sampled from this batch
+    if (!in_step(*r)) continue;
+    const bool scoring = r->kind == Request::Kind::Evaluate;
+    while (r->state == RequestState::Prompt && r->n_prompt_done < r->prompt.size() && batch_.n_tokens < (int32_t)n_batch_) {
+      const size_t i = r->n_prompt_done++;
+      const bool last = i + 1 == r->prompt.size();
+      // Evaluate: the logits of position i give the probability of token i + 1 (a scored one).
+      const bool scored_row = scoring && !last && i + 1 >= r->score_from;
+      const int32_t row = add(*r, r->prompt[i], scoring ? scored_row : last);
+      if (scored_row) r->score_rows.push_back({row, i + 1});
+      if (last && !scoring) {
+        r->batch_index = row;
+        r->state = RequestState::Generating;  // its first token is sampled from this batch
+      }
     }
   }
   if (batch_.n_tokens == 0) return;
@@ -169,7 +300,7 @@ void ModelCore::Step(std::vector<std::shared_ptr<Request>>& active, std::vector<
   // the larger team contains the smaller (OpenMP hands out the calling thread's workers in order).
   const int32_t team = std::max(nt, nbt);
   const double t0 = NowMs(), c0 = ComputeTeamCpuMs(team);
-  const int32_t rc = llama_decode(ctx_, batch_);
+  const int32_t rc = ApplyAdapter(*lead) ? llama_decode(ctx_, batch_) : -100;
   decode_steps_++;
   const double t1 = NowMs();
   const double step_ms = t1 - t0, step_cpu = StepCpuMs(c0, ComputeTeamCpuMs(team), step_ms, team);
@@ -186,11 +317,16 @@ void ModelCore::Step(std::vector<std::shared_ptr<Request>>& active, std::vector<
   }
 
   if (rc != 0) {
-    // 2 = aborted (shutdown or forced close); 1 = no KV slot; <0 = error. Fail everything in the batch.
-    const std::string message = rc == 2 ? "aborted" : "llama_decode failed with status " + std::to_string(rc);
+    // 2 = aborted (shutdown or forced close); 1 = no KV slot; <0 = error. Fail everything in the batch,
+    // whose sequences' KV is now unknown: their prompt cache is dropped.
+    const std::string message = rc == 2     ? "aborted"
+                                : rc == -100 ? "llama.cpp could not set the LoRA adapter on the context"
+                                             : "llama_decode failed with status " + std::to_string(rc);
     for (auto it = active.begin(); it != active.end();) {
       Request& r = **it;
       if (tokens_per_seq_[(size_t)r.seq] > 0) {
+        llama_memory_seq_rm(llama_get_memory(ctx_), r.seq, -1, -1);
+        seq_cache_[(size_t)r.seq].tokens.clear();
         if (rc == 2) {
           Finish(r, FinishReason::Abort, free_seqs);
         } else {
@@ -212,8 +348,19 @@ void ModelCore::Step(std::vector<std::shared_ptr<Request>>& active, std::vector<
     Request& r = **it;
     bool done = false;
     FinishReason reason = FinishReason::None;
-    if (r.batch_index >= 0) {
+    if (r.kind == Request::Kind::Evaluate) {
+      for (const auto& [row, index] : r.score_rows) r.probs.push_back(ProbsAt(row, r.prompt[index], r.n_probs));
+      r.score_rows.clear();
+      if (r.n_prompt_done == r.prompt.size()) {
+        done = true;
+        reason = FinishReason::Stop;
+      }
+    } else if (r.batch_index >= 0) {
       const llama_token tok = llama_sampler_sample(r.sampler, ctx_, r.batch_index);
+      if (r.n_probs >= 0 && !llama_vocab_is_eog(vocab_, tok)) {
+        r.probs.push_back(ProbsAt(r.batch_index, tok, r.n_probs));
+        r.probs.back().offset = r.generated.size();
+      }
       if (AcceptToken(r, tok, t1)) {
         done = true;
         reason = FinishReason::Eos;
@@ -243,15 +390,30 @@ void ModelCore::Step(std::vector<std::shared_ptr<Request>>& active, std::vector<
   }
 }
 
+void ModelCore::RunTasks() {
+  std::deque<Task> tasks;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    tasks.swap(tasks_);
+  }
+  for (Task& t : tasks) {
+    t.run();
+    t.done.set_value(true);
+  }
+}
+
 void ModelCore::Run() {
   std::vector<std::shared_ptr<Request>> active;
   std::vector<int32_t> free_seqs;
   for (int32_t s = (int32_t)n_seq_max_ - 1; s >= 0; s--) free_seqs.push_back(s);
+  seq_cache_.assign(n_seq_max_, SeqCache{});
 
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      cv_.wait(lock, [&] { return stop_ || wake_ || !active.empty() || (!pending_.empty() && !free_seqs.empty()); });
+      cv_.wait(lock, [&] {
+        return stop_ || wake_ || !tasks_.empty() || !active.empty() || (!pending_.empty() && !free_seqs.empty());
+      });
       wake_ = false;
       if (stop_ && active.empty() && pending_.empty()) break;
       // Requests aborted (or closed with abort) while still queued end now, not when a sequence frees.
@@ -268,6 +430,8 @@ void ModelCore::Run() {
         }
       }
     }
+    RunTasks();
+    ReleaseRetiredAdapters();
     Admit(active, free_seqs);
     Step(active, free_seqs);
     // Push out coalesced text of sequences that produced nothing new this step.
@@ -283,6 +447,8 @@ void ModelCore::Run() {
     }
   }
 
+  // Tasks posted before Close() still run (their callers are waiting); none can arrive after it.
+  RunTasks();
   FreeLlama();
   std::function<void()> done;
   {

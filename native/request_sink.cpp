@@ -19,6 +19,41 @@ static const char* FinishReasonName(FinishReason reason) {
   return "";
 }
 
+// [{ id, text, logprob, top?: [{ id, text, logprob }] }]: the token text is made here, on the
+// JavaScript thread (llama_token_to_piece only reads the immutable vocabulary).
+static Napi::String TokenText(Napi::Env env, const llama_vocab* vocab, llama_token id) {
+  char buf[256];
+  int32_t n = llama_token_to_piece(vocab, id, buf, sizeof(buf), 0, true);
+  if (n >= 0) return Napi::String::New(env, buf, (size_t)n);
+  std::string big((size_t)-n, '\0');
+  n = llama_token_to_piece(vocab, id, big.data(), (int32_t)big.size(), 0, true);
+  return Napi::String::New(env, big.data(), (size_t)std::max(n, 0));
+}
+
+static Napi::Array ProbsToJs(Napi::Env env, const llama_vocab* vocab, const std::vector<TokenProb>& probs) {
+  Napi::Array out = Napi::Array::New(env, probs.size());
+  for (size_t i = 0; i < probs.size(); i++) {
+    const TokenProb& p = probs[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("id", p.id);
+    o.Set("text", TokenText(env, vocab, p.id));
+    o.Set("logprob", p.logprob);
+    if (!p.top.empty()) {
+      Napi::Array top = Napi::Array::New(env, p.top.size());
+      for (size_t k = 0; k < p.top.size(); k++) {
+        Napi::Object t = Napi::Object::New(env);
+        t.Set("id", p.top[k].first);
+        t.Set("text", TokenText(env, vocab, p.top[k].first));
+        t.Set("logprob", p.top[k].second);
+        top.Set((uint32_t)k, t);
+      }
+      o.Set("top", top);
+    }
+    out.Set((uint32_t)i, o);
+  }
+  return out;
+}
+
 JsRequestSink::JsRequestSink(Napi::Env env, Napi::Function callback, std::shared_ptr<Request> request)
     : request_(request) {
   tsfn_ = Napi::ThreadSafeFunction::New(env, callback, "modelpool.generate", 0, 1);
@@ -32,8 +67,14 @@ void JsRequestSink::TextReady() {
   auto* self = this;
   tsfn_.NonBlockingCall([r, self](Napi::Env env, Napi::Function cb) {
     self->text_pending_ = false;
-    std::string text = r->TakeText();
-    if (!text.empty() && env != nullptr) cb.Call({Napi::String::New(env, "text"), Napi::String::New(env, text)});
+    std::vector<TokenProb> probs;
+    std::string text = r->TakeText(&probs);
+    if (text.empty() || env == nullptr) return;
+    if (probs.empty()) {
+      cb.Call({Napi::String::New(env, "text"), Napi::String::New(env, text)});
+    } else {
+      cb.Call({Napi::String::New(env, "text"), Napi::String::New(env, text), env.Undefined(), ProbsToJs(env, r->vocab, probs)});
+    }
   });
 }
 
@@ -43,7 +84,8 @@ void JsRequestSink::Finished() {
   std::shared_ptr<RequestSink> keep = r ? r->sink : nullptr;
   napi_status st = tsfn_.NonBlockingCall([r, keep](Napi::Env env, Napi::Function cb) {
     if (env == nullptr || !r) return;
-    std::string text = r->TakeText();
+    std::vector<TokenProb> probs;
+    std::string text = r->TakeText(&probs);
     Napi::Object result = Napi::Object::New(env);
     std::lock_guard<std::mutex> lock(r->out_mutex);
     const RequestStats& s = r->stats;
@@ -54,6 +96,8 @@ void JsRequestSink::Finished() {
     result.Set("finishReason", FinishReasonName(r->finish_reason));
     result.Set("text", r->full_text);
     result.Set("promptTokens", s.prompt_tokens);
+    result.Set("cachedPromptTokens", s.cached_prompt_tokens);
+    if (r->n_probs >= 0) result.Set("logprobs", ProbsToJs(env, r->vocab, r->all_probs));
     result.Set("generatedTokens", s.generated_tokens);
     result.Set("queuedMs", s.admitted_ms - s.submitted_ms);
     result.Set("firstTokenMs", s.first_token_ms > 0 ? s.first_token_ms - s.submitted_ms : -1);
@@ -71,7 +115,11 @@ void JsRequestSink::Finished() {
       }
       result.Set("embeddings", embeddings);
     }
-    cb.Call({Napi::String::New(env, "done"), Napi::String::New(env, text), result});
+    if (probs.empty()) {
+      cb.Call({Napi::String::New(env, "done"), Napi::String::New(env, text), result});
+    } else {
+      cb.Call({Napi::String::New(env, "done"), Napi::String::New(env, text), result, ProbsToJs(env, r->vocab, probs)});
+    }
   });
   (void)st;
   tsfn_.Release();

@@ -1,4 +1,4 @@
-// Builds llama.cpp's reference tools (llama-bench, llama-batched-bench, llama-simple) inside the addon's
+// Builds llama.cpp's reference tools (llama-bench, llama-batched-bench, llama-simple, llama-server, llama-embedding) inside the addon's
 // own build tree, so they share every object file (and so every compiler flag) with the addon.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -15,5 +15,5 @@ const run = (cmd, args) => {
 // Configure the addon's tree first (as npm run build:native does), then turn the tools on in it.
 run(process.execPath, [require.resolve('cmake-js/bin/cmake-js'), 'compile', '--CDGGML_NATIVE=ON']);
 run('cmake', [join(root, 'build'), '-DMODELPOOL_LLAMA_TOOLS=ON']);
-run('cmake', ['--build', join(root, 'build'), '--parallel', String(availableParallelism()), '--target', 'llama-bench', 'llama-batched-bench', 'llama-simple']);
+run('cmake', ['--build', join(root, 'build'), '--parallel', String(availableParallelism()), '--target', 'llama-bench', 'llama-batched-bench', 'llama-simple', 'llama-server', 'llama-embedding']);
 console.log(`llama.cpp tools in ${join(root, 'build', 'bin')}`);

@@ -2,7 +2,7 @@ import { invalidArgument } from '../errors.js';
 import { optionalBoolean, optionalSignal } from '../validate.js';
 import { native } from './native.js';
 import { type NativeModel, type NativeSlot } from './native.js';
-import { type GenerateRequest, type GenerationResult, type GenerationStream } from '../model/types.js';
+import { type EvaluateRequest, type EvaluationResult, type GenerateRequest, type GenerationResult, type GenerationStream } from '../model/types.js';
 import { fromNative } from './convert.js';
 import { loadModel } from './load.js';
 import { models, Model } from './model.js';
@@ -80,5 +80,10 @@ export class ModelSlot {
 
   complete(request: GenerateRequest): Promise<GenerationResult> {
     return completeWith(() => this.generate(request));
+  }
+
+  /** Model.evaluate() on the current model. */
+  evaluate(request: EvaluateRequest): Promise<EvaluationResult> {
+    return this.current.evaluate(request);
   }
 }

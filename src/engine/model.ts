@@ -5,12 +5,29 @@
 import { ModelpoolError, invalidArgument } from '../errors.js';
 import { integer, optionalBoolean, optionalSignal } from '../validate.js';
 import { native } from './native.js';
-import { type NativeGenerateParams, type NativeModel, type NativeModelInfo, type NativeRequestCallback, type NativeRequestHandle } from './native.js';
+import {
+  type NativeEvaluateParams,
+  type NativeGenerateParams,
+  type NativeModel,
+  type NativeModelInfo,
+  type NativeRequestCallback,
+  type NativeRequestHandle,
+} from './native.js';
 import { type LocalModelHandle, type ModelCapabilities } from '../model/handle.js';
-import { type ChatMessage, type GenerateRequest, type GenerationResult, type GenerationStream, type MemoryReport, type TokenizeOptions } from '../model/types.js';
+import {
+  type ChatMessage,
+  type EvaluateRequest,
+  type EvaluationResult,
+  type GenerateRequest,
+  type GenerationResult,
+  type GenerationStream,
+  type MemoryReport,
+  type TokenizeOptions,
+} from '../model/types.js';
 import { type LoadedModelInfo } from './types.js';
 import { fromNative, toMemoryReport } from './convert.js';
 import { completeWith, generateParams, startRequest, stringField, validateMessages } from './request.js';
+import { evaluateParams, evaluationResult } from './evaluate.js';
 
 // ---------------------------------------------------------------------------------------------
 // Model
@@ -122,7 +139,7 @@ export class Model implements LocalModelHandle {
 
   // Requests made in one turn of the event loop wake the scheduler once, at the end of the turn, so they
   // start as one batch instead of the first running alone while the others are still being submitted.
-  #submit(nativeModel: NativeModel, params: NativeGenerateParams, callback: NativeRequestCallback): NativeRequestHandle {
+  #submit(nativeModel: NativeModel, params: NativeGenerateParams | NativeEvaluateParams, callback: NativeRequestCallback): NativeRequestHandle {
     const handle = nativeModel.generate(params, callback, true);
     if (!this.#wakePending) {
       this.#wakePending = true;
@@ -138,11 +155,40 @@ export class Model implements LocalModelHandle {
     return completeWith(() => this.generate(request));
   }
 
-  async embed(texts: string[]): Promise<Float32Array[]> {
+  /**
+   * The log probability of each token of `request.continuation` after `request.prompt`, computed in
+   * one pass over the prompt cache (nothing is sampled): scoring answers, perplexity, KL divergence.
+   */
+  evaluate(request: EvaluateRequest): Promise<EvaluationResult> {
+    try {
+      const nativeModel = this.#live();
+      const params = evaluateParams(nativeModel, request);
+      const signal = optionalSignal('request.signal', request.signal);
+      const stream = startRequest((p, cb) => this.#submit(nativeModel, p, cb), params, signal, () => {
+        this.track(-1);
+        return this;
+      });
+      this.track(1);
+      return evaluationResult(stream, params.continuationTokens.length);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * One embedding per text, in order. The texts are batched: as many as fit go into one decode, each its
+   * own sequence (`parallel` texts and `batchSize` tokens at most). The vector is the model's pooled one
+   * (its GGUF pooling type: mean, CLS, last token; a reranker's classifier scores); a model without
+   * pooling gives the mean of its token embeddings. Raw unless `options.normalize` asks for unit length
+   * (L2, as llama.cpp's llama-embedding prints by default).
+   */
+  async embed(texts: string[], options: { normalize?: boolean } = {}): Promise<Float32Array[]> {
     if (!Array.isArray(texts) || texts.length === 0) throw invalidArgument('texts', 'a non-empty array of strings', texts);
     texts.forEach((t, i) => stringField(`texts[${i}]`, t));
+    if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an object', options);
+    const normalize = optionalBoolean('options.normalize', options.normalize) ?? false;
     const nativeModel = this.#live();
-    return new Promise<Float32Array[]>((resolve, reject) => {
+    const vectors = await new Promise<Float32Array[]>((resolve, reject) => {
       try {
         nativeModel.embed(texts, (kind, _text, r) => {
           if (kind !== 'done' || !r) return;
@@ -156,6 +202,15 @@ export class Model implements LocalModelHandle {
         reject(fromNative(error, 'INVALID_ARGUMENT'));
       }
     });
+    if (normalize) {
+      for (const v of vectors) {
+        const norm = Math.sqrt(v.reduce((sum, x) => sum + x * x, 0));
+        // A zero vector stays zero, as in llama.cpp's common_embd_normalize.
+        const scale = norm > 0 ? 1 / norm : 0;
+        for (let i = 0; i < v.length; i++) v[i]! *= scale;
+      }
+    }
+    return vectors;
   }
 
   dispose(options: { abort?: boolean } = {}): Promise<void> {

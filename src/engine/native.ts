@@ -34,8 +34,18 @@ export interface NativeMemoryEntry {
   reclaimable: number;
 }
 
+/** Fields of every generation and evaluation: the prompt cache, log probabilities, the adapter. */
+export interface NativeRequestParams {
+  cachePrompt: boolean;
+  /** -1: none; 0: each token's own; k: also the top k (k <= 20). */
+  logprobs: number;
+  /** Name of an adapter loaded on the model; adapterScale is then required. */
+  adapter?: string;
+  adapterScale?: number;
+}
+
 /** Every field but seed, jsonSchema and grammar is required: the sampler defaults live only in request.ts (generateParams). */
-export interface NativeGenerateParams {
+export interface NativeGenerateParams extends NativeRequestParams {
   prompt: string;
   addSpecial: boolean;
   parseSpecial: boolean;
@@ -55,6 +65,22 @@ export interface NativeGenerateParams {
   grammar?: string;
 }
 
+/** Scores continuationTokens after promptTokens: nothing is sampled. */
+export interface NativeEvaluateParams extends NativeRequestParams {
+  promptTokens: Int32Array;
+  continuationTokens: Int32Array;
+}
+
+export interface NativeTopLogprob {
+  id: number;
+  text: string;
+  logprob: number;
+}
+
+export interface NativeTokenLogprob extends NativeTopLogprob {
+  top?: NativeTopLogprob[];
+}
+
 export interface NativeResult {
   errorCode?: string;
   errorMessage?: string;
@@ -71,10 +97,15 @@ export interface NativeResult {
   nativeMs: number;
   cpuMs: number;
   embeddings?: Float32Array[];
+  /** Every reported token's log probability (requests with logprobs >= 0, and evaluations). */
+  logprobs?: NativeTokenLogprob[];
 }
 
-/** kind "text": a chunk; kind "done": the last unsent text and the result. */
-export type NativeRequestCallback = (kind: 'text' | 'done', text: string, result?: NativeResult) => void;
+/**
+ * kind "text": a chunk; kind "done": the last unsent text and the result. `tokens`: the log
+ * probabilities of the tokens whose text starts in this chunk (requests with logprobs >= 0).
+ */
+export type NativeRequestCallback = (kind: 'text' | 'done', text: string, result?: NativeResult, tokens?: NativeTokenLogprob[]) => void;
 
 export interface NativeRequestHandle {
   abort(): void;
@@ -108,7 +139,7 @@ export interface NativeModel {
   detokenize(tokens: Int32Array): string;
   applyChatTemplate(messages: Array<{ role: string; content: string }>, addAssistant: boolean): string;
   /** With deferWake the scheduler is not woken until wake(). */
-  generate(params: NativeGenerateParams, callback: NativeRequestCallback, deferWake?: boolean): NativeRequestHandle;
+  generate(params: NativeGenerateParams | NativeEvaluateParams, callback: NativeRequestCallback, deferWake?: boolean): NativeRequestHandle;
   wake(): void;
   embed(texts: string[], callback: NativeRequestCallback): NativeRequestHandle;
   setThreads(threads: number, batchThreads: number): void;
@@ -121,7 +152,7 @@ export interface NativeSlot {
   replace(model: NativeModel): NativeModel;
   current(): NativeModel;
   generation(): number;
-  generate(params: NativeGenerateParams, callback: NativeRequestCallback): NativeRequestHandle;
+  generate(params: NativeGenerateParams | NativeEvaluateParams, callback: NativeRequestCallback): NativeRequestHandle;
 }
 
 export interface NativeDeviceInfo {

@@ -2,8 +2,25 @@
 import { ModelpoolError, invalidArgument } from '../errors.js';
 import { nonEmptyString, optionalBoolean, optionalInteger, optionalNumber, plainObject } from '../validate.js';
 import { native } from './native.js';
-import { type NativeGenerateParams, type NativeModel, type NativeRequestCallback, type NativeRequestHandle, type NativeResult } from './native.js';
-import { type ChatMessage, type FinishReason, type GenerateRequest, type GenerationResult, type GenerationStream } from '../model/types.js';
+import {
+  type NativeGenerateParams,
+  type NativeModel,
+  type NativeRequestCallback,
+  type NativeRequestHandle,
+  type NativeRequestParams,
+  type NativeResult,
+  type NativeTokenLogprob,
+} from './native.js';
+import {
+  type ChatMessage,
+  type EvaluateRequest,
+  type FinishReason,
+  type GenerateRequest,
+  type GenerationChunk,
+  type GenerationResult,
+  type GenerationStream,
+  type TokenLogprob,
+} from '../model/types.js';
 import { fromNative } from './convert.js';
 import { Model } from './model.js';
 
@@ -59,6 +76,7 @@ export function generateParams(model: NativeModel, request: GenerateRequest): Na
     jsonSchema = JSON.stringify(request.jsonSchema);
   }
   const params: NativeGenerateParams = {
+    ...requestParams(request),
     prompt,
     addSpecial: optionalBoolean('request.addSpecial', request.addSpecial) ?? true,
     parseSpecial,
@@ -80,6 +98,34 @@ export function generateParams(model: NativeModel, request: GenerateRequest): Na
   return params;
 }
 
+/** The fields generations and evaluations share: the prompt cache switch, log probabilities, the adapter. */
+export function requestParams(request: GenerateRequest | EvaluateRequest, scoring = false): NativeRequestParams {
+  const logprobs = optionalBoolean('request.logprobs', (request as GenerateRequest).logprobs) ?? scoring;
+  const top = optionalInteger('request.topLogprobs', request.topLogprobs, 0, 20);
+  if (top !== undefined && !logprobs) throw invalidArgument('request.topLogprobs', 'no topLogprobs unless logprobs is true', top);
+  const params: NativeRequestParams = {
+    cachePrompt: optionalBoolean('request.cachePrompt', request.cachePrompt) ?? true,
+    logprobs: logprobs ? (top ?? 0) : -1,
+  };
+  if (request.adapter !== undefined) {
+    const adapter = request.adapter;
+    if (typeof adapter === 'string') {
+      params.adapter = nonEmptyString('request.adapter', adapter);
+      params.adapterScale = 1;
+    } else {
+      const o = plainObject('request.adapter', adapter);
+      params.adapter = nonEmptyString('request.adapter.name', o.name);
+      params.adapterScale = optionalNumber('request.adapter.scale', o.scale, -100, 100) ?? 1;
+    }
+  }
+  return params;
+}
+
+/** Log probabilities as the public types have them. */
+export function toLogprobs(tokens: NativeTokenLogprob[]): TokenLogprob[] {
+  return tokens.map((t) => (t.top ? { id: t.id, text: t.text, logprob: t.logprob, top: t.top } : { id: t.id, text: t.text, logprob: t.logprob }));
+}
+
 function toResult(r: NativeResult): GenerationResult {
   const decodeMs = r.decodeMs;
   const promptMs = r.promptMs;
@@ -96,18 +142,19 @@ function toResult(r: NativeResult): GenerationResult {
     cpuMs: r.cpuMs,
     queuedMs: r.queuedMs,
     cachedPromptTokens: r.cachedPromptTokens ?? 0,
+    ...(r.logprobs ? { logprobs: toLogprobs(r.logprobs) } : {}),
   };
 }
 
-/** Chunks pushed by the native callback, pulled by one async iterator. */
+/** Chunks pushed by the native callback, pulled by one async iterator (of strings or of chunks). */
 class ChunkQueue {
-  readonly chunks: string[] = [];
+  readonly chunks: GenerationChunk[] = [];
   done = false;
   error: unknown;
   wake: (() => void) | undefined;
 
-  push(text: string): void {
-    this.chunks.push(text);
+  push(text: string, tokens: NativeTokenLogprob[] | undefined): void {
+    this.chunks.push(tokens ? { text, logprobs: toLogprobs(tokens) } : { text });
     this.notify();
   }
   end(error?: unknown): void {
@@ -120,10 +167,14 @@ class ChunkQueue {
     this.wake = undefined;
     w?.();
   }
-  async *iterate(): AsyncGenerator<string> {
+  // Everything pending comes out as one chunk: a slow reader sees fewer, larger chunks.
+  async *iterate(): AsyncGenerator<GenerationChunk> {
     for (;;) {
       if (this.chunks.length > 0) {
-        yield this.chunks.splice(0).join('');
+        const pending = this.chunks.splice(0);
+        const logprobs = pending.flatMap((c) => c.logprobs ?? []);
+        const text = pending.map((c) => c.text).join('');
+        yield pending.some((c) => c.logprobs) ? { text, logprobs } : { text };
         continue;
       }
       if (this.done) {
@@ -133,14 +184,17 @@ class ChunkQueue {
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }
+  async *texts(): AsyncGenerator<string> {
+    for await (const chunk of this.iterate()) yield chunk.text;
+  }
 }
 
-type Submit = (params: NativeGenerateParams, callback: NativeRequestCallback) => NativeRequestHandle;
+type Submit<P> = (params: P, callback: NativeRequestCallback) => NativeRequestHandle;
 
 /** Runs one request through `submit` and exposes it as a GenerationStream. */
-export function startRequest(
-  submit: Submit,
-  params: NativeGenerateParams,
+export function startRequest<P extends NativeRequestParams>(
+  submit: Submit<P>,
+  params: P,
   signal: AbortSignal | undefined,
   onSettled: (handle: NativeRequestHandle) => Model | undefined,
 ): GenerationStream {
@@ -156,8 +210,8 @@ export function startRequest(
 
   let handle: NativeRequestHandle | undefined;
   const onAbort = () => handle?.abort();
-  const callback: NativeRequestCallback = (kind, text, native) => {
-    if (text) queue.push(text);
+  const callback: NativeRequestCallback = (kind, text, native, tokens) => {
+    if (text) queue.push(text, tokens);
     if (kind !== 'done' || !native) return;
     signal?.removeEventListener('abort', onAbort);
     if (handle) onSettled(handle);
@@ -184,7 +238,7 @@ export function startRequest(
     throw fromNative(error, 'INVALID_ARGUMENT');
   }
   signal?.addEventListener('abort', onAbort, { once: true });
-  return { result, [Symbol.asyncIterator]: () => queue.iterate() };
+  return { result, chunks: () => queue.iterate(), [Symbol.asyncIterator]: () => queue.texts() };
 }
 
 /** generate() without streaming: its result, with a synchronous refusal turned into a rejection. */

@@ -6,7 +6,7 @@
  * {@link isLocalModel} rather than assume.
  */
 
-import type { ChatMessage, GenerateRequest, GenerationResult, GenerationStream, MemoryReport, TokenizeOptions } from './types.js';
+import type { ChatMessage, EvaluateRequest, EvaluationResult, GenerateRequest, GenerationResult, GenerationStream, MemoryReport, TokenizeOptions } from './types.js';
 
 /**
  * What a model can do. A request that needs a capability the model lacks fails with
@@ -86,6 +86,8 @@ export interface LocalModelHandle extends ModelHandle {
   detokenize(tokens: readonly number[]): string;
   /** Formats messages with the model's chat template; `addAssistant` (default true) opens the assistant's turn. */
   applyChatTemplate(messages: ChatMessage[], addAssistant?: boolean): string;
+  /** The log probability of each token of a given continuation after a prompt (nothing is sampled). */
+  evaluate(request: EvaluateRequest): Promise<EvaluationResult>;
 }
 
 /** Whether `model` has the local extension: its `local` flag, checked at run time. */

@@ -163,9 +163,49 @@ export interface GenerationResult extends GenerationStats {
   logprobs?: TokenLogprob[];
 }
 
-/** What generate() returns: an async iterable of text chunks and the final result. */
+/** A piece of a streamed generation: its text and, with request.logprobs, the tokens whose text starts in it. */
+export interface GenerationChunk {
+  text: string;
+  logprobs?: TokenLogprob[];
+}
+
+/**
+ * What generate() returns: an async iterable of text chunks and the final result. Iterate either the
+ * stream itself (strings) or chunks() (text with log probabilities), not both.
+ */
 export interface GenerationStream extends AsyncIterable<string> {
   readonly result: Promise<GenerationResult>;
+  /** The same chunks with their tokens' log probabilities. */
+  chunks(): AsyncIterable<GenerationChunk>;
+}
+
+/** Scores a given continuation: the log probability of each of its tokens after the prompt. */
+export interface EvaluateRequest {
+  /** Text (tokenized with addSpecial) or token ids. */
+  prompt: string | number[];
+  /** Text (tokenized on its own, without BOS) or token ids. At least one token. */
+  continuation: string | number[];
+  /** Also the k most likely tokens at each position, 0..20. Default 0. */
+  topLogprobs?: number;
+  /** Add BOS etc. when tokenizing a text prompt. Default true. */
+  addSpecial?: boolean;
+  /** Default true (see GenerateRequest.cachePrompt). */
+  cachePrompt?: boolean;
+  adapter?: string | { name: string; scale?: number };
+  signal?: AbortSignal;
+}
+
+export interface EvaluationResult {
+  /** One entry per continuation token. */
+  tokens: TokenLogprob[];
+  /** Sum of the tokens' log probabilities: the continuation's log likelihood. */
+  logprob: number;
+  /** exp(-logprob / tokens): the continuation's perplexity. */
+  perplexity: number;
+  promptTokens: number;
+  cachedPromptTokens: number;
+  totalMs: number;
+  cpuMs: number;
 }
 
 export interface TokenizeOptions {

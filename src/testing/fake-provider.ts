@@ -11,7 +11,7 @@ import { ModelpoolError, invalidArgument } from '../errors.js';
 import type { LoadedModelInfo } from '../engine/types.js';
 import type { LocalModelHandle, ModelCapabilities, ModelHandle, ModelInfo } from '../model/handle.js';
 import type { DeviceMemoryInfo, ModelEstimate, ModelRef, Provider, ProviderLoadOptions } from '../model/provider.js';
-import type { ChatMessage, EstimateOptions, GenerateRequest, GenerationResult, GenerationStream, MemoryReport } from '../model/types.js';
+import type { ChatMessage, EstimateOptions, EvaluateRequest, EvaluationResult, GenerateRequest, GenerationResult, GenerationStream, MemoryReport } from '../model/types.js';
 import { optionalSignal, plainObject } from '../validate.js';
 
 /** One megabyte (10⁶ bytes), for sizing fake models. */
@@ -159,7 +159,13 @@ export class FakeRemoteModel implements ModelHandle {
     const result = this.#run(request, signal, chunks);
     // The caller may only iterate: a rejection must not become an unhandled one.
     result.catch(() => undefined);
-    return { result, [Symbol.asyncIterator]: () => chunks.iterate() };
+    return {
+      result,
+      chunks: async function* () {
+        for await (const text of chunks.iterate()) yield { text };
+      },
+      [Symbol.asyncIterator]: () => chunks.iterate(),
+    };
   }
 
   /** Emits the text's pieces on timers spread over tokens × tokenMs; an abort stops them. */
@@ -291,6 +297,15 @@ export class FakeModel extends FakeRemoteModel implements LocalModelHandle {
   applyChatTemplate(messages: ChatMessage[]): string {
     this.throwIfDisposed();
     return messages.map((m) => `${m.role}: ${m.content}`).join('\n');
+  }
+  /** Every continuation token of the toy tokenizer is one of its 32 ids, equally likely. */
+  async evaluate(request: EvaluateRequest): Promise<EvaluationResult> {
+    this.throwIfDisposed();
+    const toIds = (v: string | number[]): number[] => (typeof v === 'string' ? this.tokenize(v) : v);
+    const ids = toIds(request.continuation);
+    const logprob = -Math.log(32);
+    const tokens = ids.map((id) => ({ id, text: this.detokenize([id]), logprob }));
+    return { tokens, logprob: logprob * ids.length, perplexity: 32, promptTokens: toIds(request.prompt).length, cachedPromptTokens: 0, totalMs: 0, cpuMs: 0 };
   }
 }
 

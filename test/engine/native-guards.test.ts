@@ -44,6 +44,8 @@ const generateParams = {
   repeatLastN: 64,
   frequencyPenalty: 0,
   presencePenalty: 0,
+  cachePrompt: true,
+  logprobs: -1,
 };
 const noop = () => undefined;
 
@@ -226,6 +228,11 @@ describe('Model guards', () => {
     ['generate', 'options.seed', [{ ...generateParams, seed: -1 }, noop]],
     ['generate', 'options.jsonSchema', [{ ...generateParams, jsonSchema: { type: 'object' } }, noop]],
     ['generate', 'options.grammar', [{ ...generateParams, grammar: 5 }, noop]],
+    ['generate', 'options.cachePrompt', [{ ...generateParams, cachePrompt: undefined }, noop]],
+    ['generate', 'options.logprobs', [{ ...generateParams, logprobs: 21 }, noop]],
+    ['generate', 'options.adapter', [{ ...generateParams, adapter: 7 }, noop]],
+    ['generate', 'options.promptTokens', [{ ...generateParams, promptTokens: [1, 2] }, noop]],
+    ['generate', 'options.continuationTokens', [{ ...generateParams, continuationTokens: 'x' }, noop]],
     ['embed', 'texts', []],
     ['embed', 'callback', [['hi']]],
     ['setThreads', 'threads', []],
