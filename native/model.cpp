@@ -292,9 +292,11 @@ Napi::Value Model::Embed(const Napi::CallbackInfo& info) {
     const std::string text = RequireString(texts.Get(i), "texts[" + std::to_string(i) + "]");
     std::vector<llama_token> tokens = TokenizeText(core, text, true, false);
     if (tokens.empty() || tokens.size() > core.context_size()) {
+      // A text is never split: it must fit one sequence (and so one batch, see model_core_embed.cpp).
       throw MakeError(env, tokens.empty() ? ErrorCode::InvalidArgument : ErrorCode::ContextOverflow,
                       "texts[" + std::to_string(i) + "] has " + std::to_string(tokens.size()) +
-                          " tokens; embeddings need between 1 and " + std::to_string(core.context_size()));
+                          " tokens; embeddings need between 1 and " + std::to_string(core.context_size()) +
+                          " (the context of one sequence)");
     }
     request->embed_inputs.push_back(std::move(tokens));
   }

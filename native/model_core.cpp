@@ -77,7 +77,15 @@ NativeError ModelCore::Load(const LoadParams& p, const std::function<bool(float)
   cp.no_perf = true;
   cp.abort_callback = AbortDecode;
   cp.abort_callback_data = &abort_all_;
-  if (p.embeddings) cp.pooling_type = LLAMA_POOLING_TYPE_UNSPECIFIED;
+  if (p.embeddings) {
+    cp.pooling_type = LLAMA_POOLING_TYPE_UNSPECIFIED;
+    // Embeddings clear the memory after every batch (model_core_embed.cpp): one unified cache of one
+    // batch's tokens serves all sequences, and keeps each batch one ubatch, so pooling stays per text.
+    cp.kv_unified = true;
+    cp.n_ctx = cp.n_batch;
+    // A sequence holds at least one token, and llama.cpp reserves an output per sequence within n_batch.
+    n_seq_max_ = cp.n_seq_max = std::min(n_seq_max_, cp.n_batch);
+  }
 
   ctx_ = llama_init_from_model(model_, cp);
   if (ctx_ == nullptr) {
@@ -86,7 +94,7 @@ NativeError ModelCore::Load(const LoadParams& p, const std::function<bool(float)
     ErrorCode code = log.find("alloc") != std::string::npos ? ErrorCode::InsufficientMemory : ErrorCode::LoadFailed;
     return {code, "llama.cpp could not create a context for " + p.path + (log.empty() ? "" : ": " + log)};
   }
-  n_ctx_seq_ = llama_n_ctx_seq(ctx_);
+  n_ctx_seq_ = p.embeddings ? ctx_seq : llama_n_ctx_seq(ctx_);  // the longest text an embedding takes
   n_batch_ = llama_n_batch(ctx_);
   threads_ = cp.n_threads;
   batch_threads_ = cp.n_threads_batch;

@@ -35,19 +35,24 @@ function gpuLayersValue(value: unknown): number {
   return integer('gpuLayers', value, 0, 100_000);
 }
 
+/** Texts one decode may batch in a model loaded for embeddings, unless `parallel` says otherwise. */
+const EMBEDDING_SEQUENCES = 64;
+
 export function loadParams(path: string, options: LoadOptions, forEstimate: boolean): NativeLoadParams {
   const threads = forEstimate ? 1 : optionalInteger('threads', options.threads, 1, 1024) ?? defaultThreads();
+  const embeddings = optionalBoolean('embeddings', options.embeddings) ?? false;
   return {
     path,
     contextSize: optionalInteger('contextSize', options.contextSize, 1, 16_777_216) ?? 0,
-    parallel: optionalInteger('parallel', options.parallel, 1, 256) ?? 1,
+    // An embedding load's sequences are the texts one decode batches (one cache of batchSize tokens serves them all).
+    parallel: optionalInteger('parallel', options.parallel, 1, 256) ?? (embeddings ? EMBEDDING_SEQUENCES : 1),
     threads,
     batchThreads: forEstimate ? 1 : optionalInteger('batchThreads', options.batchThreads, 1, 1024) ?? threads,
     gpuLayers: gpuLayersValue(options.gpuLayers),
     batchSize: optionalInteger('batchSize', options.batchSize, 1, 1_048_576) ?? 512,
     mmap: optionalBoolean('mmap', options.mmap) ?? true,
     mlock: forEstimate ? false : optionalBoolean('mlock', options.mlock) ?? false,
-    embeddings: optionalBoolean('embeddings', options.embeddings) ?? false,
+    embeddings,
   };
 }
 

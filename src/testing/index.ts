@@ -6,3 +6,4 @@
  */
 export * from './model-generator.js';
 export { FakeProvider, FakeModel, FakeRemoteModel, MB, type FakeModelConfig, type FakeProviderOptions } from './fake-provider.js';
+export * from './bert-generator.js';

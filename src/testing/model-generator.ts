@@ -217,11 +217,16 @@ export async function cachedTestModel(options: CachedTestModelOptions = {}): Pro
     .slice(0, 16);
   const path = join(cacheDir, `llama-${resolved.layers}x${resolved.embeddingSize}-${resolved.type}-${hash}.gguf`);
 
+  return generateOnce(path, () => generateTestModel({ ...options, outPath: path }));
+}
+
+/** @internal `path` when it is a file; else generates it, once however many callers ask at the same time. */
+export async function generateOnce(path: string, generate: () => Promise<unknown>): Promise<string> {
   const existing = await stat(path).catch(() => undefined);
   if (existing?.isFile()) return path;
   let pending = inFlight.get(path);
   if (pending === undefined) {
-    pending = generateTestModel({ ...options, outPath: path })
+    pending = generate()
       .then(() => path)
       .finally(() => inFlight.delete(path));
     inFlight.set(path, pending);
@@ -229,7 +234,8 @@ export async function cachedTestModel(options: CachedTestModelOptions = {}): Pro
   return pending;
 }
 
-async function readVocabulary(vocabPath: string): Promise<{ entries: GgufMetadataEntry[]; size: number }> {
+/** @internal The `tokenizer.*` entries of a vocab-only GGUF and its token count (shared with bert-generator). */
+export async function readVocabulary(vocabPath: string): Promise<{ entries: GgufMetadataEntry[]; size: number }> {
   const header = await readGgufHeader(vocabPath);
   const entries = [...header.metadata.values()].filter((entry) => entry.key.startsWith('tokenizer.'));
   const tokens = header.metadata.get('tokenizer.ggml.tokens')?.value;
@@ -302,8 +308,8 @@ function llamaTensors(options: ResolvedOptions, vocabularySize: number, floatTyp
   return tensors;
 }
 
-/** A per-tensor seed, so each tensor's values depend only on the seed and its position. */
-function mixSeed(seed: number, index: number): number {
+/** @internal A per-tensor seed, so each tensor's values depend only on the seed and its position. */
+export function mixSeed(seed: number, index: number): number {
   let h = (seed ^ Math.imul(index + 1, 0x9e3779b9)) >>> 0;
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
@@ -312,11 +318,11 @@ function mixSeed(seed: number, index: number): number {
 }
 
 /**
- * Uniform weights in [-WEIGHT_RANGE, WEIGHT_RANGE) from xorshift32, in reused chunks. F16 weights take
+ * @internal Uniform weights in [-WEIGHT_RANGE, WEIGHT_RANGE) from xorshift32, in reused chunks. F16 weights take
  * 16 random bits each through a table of 65536 evenly spaced values, two per xorshift step, which
  * keeps writing a 1.1B model's 2.2 GB of F16 data bound by the disk rather than the CPU.
  */
-function* randomChunks(elements: number, seed: number, type: 'F32' | 'F16'): Generator<Uint8Array> {
+export function* randomChunks(elements: number, seed: number, type: 'F32' | 'F16'): Generator<Uint8Array> {
   const chunkElements = Math.min(elements, CHUNK_ELEMENTS);
   let state = seed;
   if (type === 'F16') {
