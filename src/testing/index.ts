@@ -7,3 +7,4 @@
 export * from './model-generator.js';
 export { FakeProvider, FakeModel, FakeRemoteModel, MB, type FakeModelConfig, type FakeProviderOptions } from './fake-provider.js';
 export * from './bert-generator.js';
+export * from './lora-generator.js';
