@@ -28,6 +28,8 @@ export const ERROR_CODES = [
   'STORE_FAILED',
   /** A store write lost a race with another writer (another process) and could not be re-applied. */
   'CONFLICT',
+  /** A chat template failed to parse, or raised while rendering (raise_exception or a failure). */
+  'TEMPLATE_ERROR',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

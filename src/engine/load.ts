@@ -13,6 +13,7 @@ import { type EstimateOptions, type LoadOptions, type MemoryReport } from '../mo
 import { type DeviceInfo, type GgufInspection } from './types.js';
 import { fromNative, toMemoryReport, loadParams, checkedPath } from './convert.js';
 import { Model } from './model.js';
+import { readChatTemplates } from '../template/choose.js';
 
 const inspections = new Map<string, Promise<GgufInspection>>();
 
@@ -163,6 +164,8 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
         onProgress(value);
       }
     : undefined;
+  // The chat templates and BOS/EOS texts, read from the header beside the load (none if that fails).
+  const templates = readChatTemplates(p).catch(() => undefined);
   const handle = native().loadModel(params, progress);
   const onAbort = () => handle.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -174,7 +177,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
       await nativeModel.close(true);
       throw aborted();
     }
-    return new Model(nativeModel, performance.now() - started);
+    return new Model(nativeModel, performance.now() - started, await templates);
   } catch (error) {
     const e = fromNative(error);
     throw e.code === 'ABORTED' ? aborted() : e;

@@ -58,7 +58,7 @@ export class ModelSlot {
 
   generate(request: GenerateRequest): GenerationStream {
     const current = this.current;
-    const params = generateParams(current.nativeModel, request);
+    const params = generateParams(current.nativeModel, request, current.chat);
     const signal = optionalSignal('request.signal', request.signal);
     let owner: Model | undefined;
     const stream = startRequest(

@@ -26,7 +26,9 @@ import {
 } from '../model/types.js';
 import { type LoadedModelInfo } from './types.js';
 import { fromNative, toMemoryReport } from './convert.js';
-import { completeWith, generateParams, startRequest, stringField, validateMessages } from './request.js';
+import { completeWith, generateParams, startRequest, stringField } from './request.js';
+import { ModelChat, type ChatOptions } from '../template/chat.js';
+import { type ChatTemplateSet } from '../template/choose.js';
 import { evaluateParams, evaluationResult } from './evaluate.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -50,10 +52,17 @@ export class Model implements LocalModelHandle {
   #active = 0;
   #threads: number;
   #disposing: Promise<void> | undefined;
+  /** @internal How chat messages become a prompt: the GGUF's Jinja templates (src/template/), else llama.cpp's guesser. */
+  readonly chat: ModelChat;
 
-  /** @internal Use {@link loadModel}. */
-  constructor(nativeModel: NativeModel, loadMs: number) {
+  /** @internal Use {@link loadModel}. `templates`: the GGUF's chat templates and BOS/EOS texts. */
+  constructor(nativeModel: NativeModel, loadMs: number, templates?: ChatTemplateSet) {
     this.#native = nativeModel;
+    this.chat = new ModelChat(
+      templates ?? { templates: nativeModel.info().chatTemplate ? { default: nativeModel.info().chatTemplate! } : {}, bosToken: null, eosToken: null },
+      (messages, addAssistant) => this.#live().applyChatTemplate(messages, addAssistant),
+      { tokenize: (text, addSpecial, parseSpecial) => this.#live().tokenize(text, addSpecial, parseSpecial) },
+    );
     const info: NativeModelInfo = nativeModel.info();
     const { loadMs: _nativeLoadMs, ...rest } = info;
     this.info = rest;
@@ -109,10 +118,16 @@ export class Model implements LocalModelHandle {
     return this.#live().detokenize(Int32Array.from(tokens));
   }
 
-  applyChatTemplate(messages: ChatMessage[], addAssistant = true): string {
-    const valid = validateMessages(messages);
+  /**
+   * Formats messages with the model's own Jinja chat template, as Hugging Face transformers renders it
+   * (BOS text included); a GGUF without a template goes through llama.cpp's built-in guesser. `options`:
+   * `addGenerationPrompt` (default true; a boolean alone means it), tools, documents, a named template
+   * (`chatTemplate`) and more template variables. A template that raises gives TEMPLATE_ERROR.
+   */
+  applyChatTemplate(messages: ChatMessage[], options: boolean | ChatOptions = true): string {
+    this.#live();
     try {
-      return this.#live().applyChatTemplate(valid, addAssistant);
+      return this.chat.format(messages, typeof options === 'boolean' ? { addGenerationPrompt: options } : options);
     } catch (error) {
       throw fromNative(error, 'INVALID_ARGUMENT');
     }
@@ -125,7 +140,7 @@ export class Model implements LocalModelHandle {
 
   generate(request: GenerateRequest): GenerationStream {
     const nativeModel = this.#live();
-    const params = generateParams(nativeModel, request);
+    const params = generateParams(nativeModel, request, this.chat);
     const signal = optionalSignal('request.signal', request.signal);
     const stream = startRequest((p, cb) => this.#submit(nativeModel, p, cb), params, signal, () => {
       this.track(-1);

@@ -22,6 +22,7 @@ import {
   type TokenLogprob,
 } from '../model/types.js';
 import { fromNative } from './convert.js';
+import { type ModelChat } from '../template/chat.js';
 import { Model } from './model.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -40,7 +41,7 @@ export function stringField(field: string, value: unknown): string {
   return value;
 }
 
-export function generateParams(model: NativeModel, request: GenerateRequest): NativeGenerateParams {
+export function generateParams(model: NativeModel, request: GenerateRequest, chat: ModelChat): NativeGenerateParams {
   plainObject('request', request);
   const hasPrompt = request.prompt !== undefined;
   const hasMessages = request.messages !== undefined;
@@ -50,7 +51,8 @@ export function generateParams(model: NativeModel, request: GenerateRequest): Na
   let prompt: string;
   let parseSpecial = false;
   if (hasMessages) {
-    prompt = model.applyChatTemplate(validateMessages(request.messages), true);
+    // The model's own Jinja template (src/template/); llama.cpp's guesser only for a GGUF without one.
+    prompt = chat.prompt(request);
     parseSpecial = true;
   } else {
     prompt = stringField('request.prompt', request.prompt);

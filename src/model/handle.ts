@@ -84,8 +84,15 @@ export interface LocalModelHandle extends ModelHandle {
   setThreads(threads: number, batchThreads?: number): void;
   tokenize(text: string, options?: TokenizeOptions): number[];
   detokenize(tokens: readonly number[]): string;
-  /** Formats messages with the model's chat template; `addAssistant` (default true) opens the assistant's turn. */
-  applyChatTemplate(messages: ChatMessage[], addAssistant?: boolean): string;
+  /**
+   * Formats messages with the model's own chat template (its GGUF's Jinja template, rendered as Hugging Face
+   * transformers does). `options`: a boolean is `addGenerationPrompt` (default true: open the assistant's
+   * turn); tools, documents, a named template and more template variables as in a GenerateRequest.
+   */
+  applyChatTemplate(
+    messages: ChatMessage[],
+    options?: boolean | (Pick<GenerateRequest, 'tools' | 'documents' | 'chatTemplate' | 'templateVariables'> & { addGenerationPrompt?: boolean }),
+  ): string;
   /** The log probability of each token of a given continuation after a prompt (nothing is sampled). */
   evaluate(request: EvaluateRequest): Promise<EvaluationResult>;
 }

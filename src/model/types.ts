@@ -70,8 +70,25 @@ export interface LoadOptions extends EstimateOptions {
 }
 
 export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant' | (string & {});
-  content: string;
+  role: 'system' | 'user' | 'assistant' | 'tool' | (string & {});
+  /**
+   * The text, or content parts (`{ type: 'text', text }`; other types are passed to the template as they
+   * are). null only for an assistant message that calls tools and says nothing (templates read it as None).
+   */
+  content: string | Array<{ type: string; text?: string; [key: string]: unknown }> | null;
+  /** The tools an assistant message calls (OpenAI's shape; templates read them as `tool_calls`). */
+  toolCalls?: Array<{
+    id?: string;
+    type?: 'function';
+    /** `arguments`: a JSON object, or a string holding one (templates get it parsed into a mapping). */
+    function: { name: string; arguments: string | Record<string, unknown> };
+  }>;
+  /** A tool message: the id of the call it answers (templates read `tool_call_id`). */
+  toolCallId?: string;
+  /** A tool message: the tool's name; otherwise the author's name. */
+  name?: string;
+  /** The assistant's reasoning in this turn (templates read `reasoning_content`, or the name they use). */
+  reasoning?: string;
 }
 
 export interface SamplingOptions {
@@ -92,6 +109,17 @@ export interface GenerateRequest extends SamplingOptions {
   prompt?: string;
   /** Chat messages, formatted with the model's own chat template. */
   messages?: ChatMessage[];
+  /** With messages: tool definitions for the template (`{ type: 'function', function: { name, description, parameters } }`). */
+  tools?: Array<Record<string, unknown>>;
+  /** With messages: documents for the template (retrieval-augmented generation; `{ title, text }` by convention). */
+  documents?: Array<Record<string, unknown>>;
+  /**
+   * With messages: the GGUF's named template to use (`tokenizer.chat_template.<name>`, e.g. 'tool_use').
+   * Default: 'tool_use' when tools are given and the model has one, else the default template.
+   */
+  chatTemplate?: string;
+  /** With messages: more variables for the template (enable_thinking, reasoning_effort, ...). */
+  templateVariables?: Record<string, unknown>;
   /** Default 256. */
   maxTokens?: number;
   stop?: string[];
@@ -159,6 +187,10 @@ export interface TokenLogprob extends TopLogprob {
 export interface GenerationResult extends GenerationStats {
   text: string;
   finishReason: FinishReason;
+  /** Chat requests: the reasoning the model's template marks (`<think>…</think>` and the like), taken out of `text`. */
+  reasoning?: string;
+  /** Chat requests: the tool calls the model wrote in its template's syntax, taken out of `text`. */
+  toolCalls?: NonNullable<ChatMessage['toolCalls']>;
   /** One entry per generated token, with request.logprobs. */
   logprobs?: TokenLogprob[];
 }

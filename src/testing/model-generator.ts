@@ -42,6 +42,8 @@ export interface TestModelOptions {
   vocabPath?: string;
   /** Threads for quantizing (Q8_0, Q4_0). */
   threads?: number;
+  /** More metadata entries (string or number values), written after the generated ones and replacing any of the same key. */
+  metadata?: GgufMetadataEntry[];
 }
 
 export interface GenerateTestModelOptions extends TestModelOptions {
@@ -99,6 +101,7 @@ interface ResolvedOptions extends TestModelShapeDefaults {
   seed: number;
   vocabPath: string;
   threads?: number;
+  metadata?: GgufMetadataEntry[];
 }
 
 function resolveOptions(options: TestModelOptions): ResolvedOptions {
@@ -144,6 +147,10 @@ function resolveOptions(options: TestModelOptions): ResolvedOptions {
     vocabPath: resolve(vocabPath),
   };
   if (threads !== undefined) resolved.threads = threads;
+  if (options.metadata !== undefined) {
+    if (!Array.isArray(options.metadata)) throw invalidArgument('metadata', 'an array of GGUF metadata entries', options.metadata);
+    resolved.metadata = options.metadata;
+  }
   return resolved;
 }
 
@@ -160,7 +167,8 @@ export async function generateTestModel(options: GenerateTestModelOptions): Prom
   const quantized = resolved.type === 'Q8_0' || resolved.type === 'Q4_0';
   const floatType: 'F32' | 'F16' = resolved.type === 'F32' ? 'F32' : 'F16';
   const tensors = llamaTensors(resolved, vocabulary.size, floatType);
-  const metadata = llamaMetadata(resolved, floatType, vocabulary.entries);
+  const extra = new Map((resolved.metadata ?? []).map((entry) => [entry.key, entry]));
+  const metadata = [...llamaMetadata(resolved, floatType, vocabulary.entries).filter((entry) => !extra.has(entry.key)), ...extra.values()];
 
   const temporary = `${outPath}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const floatPath = quantized ? `${temporary}.f16` : temporary;
