@@ -23,6 +23,8 @@ namespace modelpool {
   X(LoadFailed, "LOAD_FAILED")                           \
   X(GenerationFailed, "GENERATION_FAILED")               \
   X(Aborted, "ABORTED")                                  \
+  X(QueueFull, "QUEUE_FULL")                             \
+  X(StateMismatch, "STATE_MISMATCH")                     \
   X(Disposed, "DISPOSED")
 
 enum class ErrorCode {

@@ -6,6 +6,8 @@
 #include "addon_data.h"
 #include "arguments.h"
 #include "js_convert.h"
+#include "model_adapter_worker.h"
+#include "model_state_worker.h"
 #include "request_sink.h"
 #include "sampler.h"
 
@@ -36,9 +38,14 @@ Napi::Function Model::Define(Napi::Env env) {
                          InstanceMethod<&Model::Generate>("generate"),
                          InstanceMethod<&Model::WakeJs>("wake"),
                          InstanceMethod<&Model::Embed>("embed"),
+                         InstanceMethod<&Model::SavePromptCache>("savePromptCache"),
+                         InstanceMethod<&Model::RestoreState>("restoreState"),
                          InstanceMethod<&Model::SetThreads>("setThreads"),
                          InstanceMethod<&Model::Stats>("stats"),
                          InstanceMethod<&Model::Close>("close"),
+                         InstanceMethod<&Model::LoadAdapter>("loadAdapter"),
+                         InstanceMethod<&Model::RemoveAdapter>("removeAdapter"),
+                         InstanceMethod<&Model::Adapters>("adapters"),
                      });
 }
 
@@ -216,6 +223,7 @@ Napi::Value Model::SubmitGenerate(Napi::Env env, const std::shared_ptr<ModelCore
     request->adapter_scale = (float)RequireNumber(o.Get("adapterScale"), "options.adapterScale", -100, 100);
   }
   const bool evaluate = !o.Get("continuationTokens").IsUndefined();
+  const bool save_state = OptionalBoolean(o.Get("saveState"), "options.saveState", false);
   if (!o.Get("promptTokens").IsUndefined()) {
     request->prompt = ReadTokens(env, o.Get("promptTokens"), "options.promptTokens", core->vocab());
   } else {
@@ -242,7 +250,9 @@ Napi::Value Model::SubmitGenerate(Napi::Env env, const std::shared_ptr<ModelCore
                     "the prompt has " + std::to_string(request->prompt.size()) + " tokens but the context holds " +
                         std::to_string(core->context_size()) + " tokens per sequence");
   }
-  if (!evaluate) {
+  if (save_state) {
+    request->kind = Request::Kind::Prefill;
+  } else if (!evaluate) {
     request->max_tokens = (int32_t)RequireInteger(o.Get("maxTokens"), "options.maxTokens", 1, INT32_MAX);
     Napi::Array stop = RequireArray(o.Get("stop"), "options.stop");
     for (uint32_t i = 0; i < stop.Length(); i++) {
@@ -365,6 +375,61 @@ Napi::Value Model::Close(const Napi::CallbackInfo& info) {
     tsfn.Release();
   });
   return promise;
+}
+
+// loadAdapter(name, path) -> Promise<{ name, path, loadMs }>. src/engine/adapters.ts has validated the
+// file against this model: llama.cpp rejects a bad adapter with a log line, and some corrupt files abort.
+Napi::Value Model::LoadAdapter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Live(env);
+  std::string name = RequireNonEmptyString(info[0], "name");
+  std::string path = RequireNonEmptyString(info[1], "path");
+  return QueueAdapterLoad(env, this, core_, std::move(name), std::move(path));
+}
+
+// removeAdapter(name) -> whether an adapter of that name was loaded. Requests using it finish with it.
+Napi::Value Model::RemoveAdapter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ModelCore& core = Live(env);
+  return Napi::Boolean::New(env, core.RemoveAdapter(RequireNonEmptyString(info[0], "name")));
+}
+
+Napi::Value Model::Adapters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::vector<std::string> names = Live(env).AdapterNames();
+  Napi::Array out = Napi::Array::New(env, names.size());
+  for (uint32_t i = 0; i < names.size(); i++) out.Set(i, names[i]);
+  return out;
+}
+
+// savePromptCache(minTokens) -> Promise<[{ tokens, data, adapter?, adapterScale? }]>: the KV state of
+// every free sequence whose prompt cache holds at least minTokens tokens.
+Napi::Value Model::SavePromptCache(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Live(env);
+  const size_t min_tokens = (size_t)RequireInteger(info[0], "minTokens", 1, INT32_MAX);
+  return QueueStateSave(env, this, core_, min_tokens);
+}
+
+// restoreState({ tokens, data, adapter?, adapterScale? }) -> Promise<sequence>: into a free sequence,
+// as its prompt cache. src/engine/state.ts has checked that the state comes from this model's file.
+Napi::Value Model::RestoreState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ModelCore& core = Live(env);
+  Napi::Object o = RequireObject(info[0], "state");
+  ModelCore::SavedSequence saved;
+  saved.tokens = ReadTokens(env, o.Get("tokens"), "state.tokens", core.vocab());
+  Napi::Value data = o.Get("data");
+  if (!data.IsTypedArray() || data.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw ArgumentError(env, "state.data", "a Uint8Array", data);
+  }
+  Napi::Uint8Array bytes = data.As<Napi::Uint8Array>();
+  saved.data.assign(bytes.Data(), bytes.Data() + bytes.ElementLength());
+  if (!o.Get("adapter").IsUndefined()) {
+    saved.adapter = RequireNonEmptyString(o.Get("adapter"), "state.adapter");
+    saved.adapter_scale = (float)RequireNumber(o.Get("adapterScale"), "state.adapterScale", -100, 100);
+  }
+  return QueueStateRestore(env, this, core_, std::move(saved));
 }
 
 }  // namespace modelpool

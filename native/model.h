@@ -45,9 +45,15 @@ class Model : public Napi::ObjectWrap<Model> {
   Napi::Value Generate(const Napi::CallbackInfo& info);
   Napi::Value WakeJs(const Napi::CallbackInfo& info);
   Napi::Value Embed(const Napi::CallbackInfo& info);
+  Napi::Value SavePromptCache(const Napi::CallbackInfo& info);
+  Napi::Value RestoreState(const Napi::CallbackInfo& info);
   Napi::Value SetThreads(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  // LoRA adapters (bodies at the end of model.cpp; loading in model_adapter_worker.cpp).
+  Napi::Value LoadAdapter(const Napi::CallbackInfo& info);
+  Napi::Value RemoveAdapter(const Napi::CallbackInfo& info);
+  Napi::Value Adapters(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ModelCore> core_;
   int64_t external_bytes_ = 0;

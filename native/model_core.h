@@ -98,6 +98,19 @@ class ModelCore {
   // Marks a queued or running request aborted and wakes the scheduler.
   void Abort(const std::shared_ptr<Request>& request);
 
+  // KV state of sequences (model_core_state.cpp), from a worker thread (they wait for the scheduler).
+  // SaveCachedSequences snapshots every free sequence that caches at least `min_tokens` tokens;
+  // RestoreSequence loads one into a free sequence as its prompt cache (STATE_MISMATCH when
+  // llama.cpp refuses the data, QUEUE_FULL when no sequence is free).
+  struct SavedSequence {
+    std::vector<llama_token> tokens;
+    std::vector<uint8_t> data;
+    std::string adapter;  // name of the adapter the KV was computed with; empty: none
+    float adapter_scale = 0;
+  };
+  NativeError SaveCachedSequences(size_t min_tokens, std::vector<SavedSequence>& out);
+  NativeError RestoreSequence(const SavedSequence& saved, int32_t& seq_out);
+
   // LoRA adapters (model_core_adapters.cpp). AddAdapter loads a GGUF adapter for this model (worker
   // thread; refuses one made for another base model); FindAdapter/RemoveAdapter/AdapterNames are safe
   // from any thread. A removed adapter stays alive while a request or the context still uses it.
@@ -148,7 +161,10 @@ class ModelCore {
     uint64_t used = 0;  // step of last use: the least recently used sequence is reused first
   };
   std::vector<SeqCache> seq_cache_;
+  std::vector<int32_t> free_seqs_;  // free sequence ids, descending (scheduler thread)
   uint64_t step_count_ = 0;
+  // The state of a sequence's KV (scheduler thread).
+  std::vector<uint8_t> SequenceState(int32_t seq);
 
   mutable std::mutex mutex_;
   std::condition_variable cv_;

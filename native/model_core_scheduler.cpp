@@ -283,9 +283,10 @@ void ModelCore::Step(std::vector<std::shared_ptr<Request>>& active, std::vector<
       const bool last = i + 1 == r->prompt.size();
       // Evaluate: the logits of position i give the probability of token i + 1 (a scored one).
       const bool scored_row = scoring && !last && i + 1 >= r->score_from;
-      const int32_t row = add(*r, r->prompt[i], scoring ? scored_row : last);
+      const bool prefill = r->kind == Request::Kind::Prefill;
+      const int32_t row = add(*r, r->prompt[i], scoring ? scored_row : last && !prefill);
       if (scored_row) r->score_rows.push_back({row, i + 1});
-      if (last && !scoring) {
+      if (last && !scoring && !prefill) {
         r->batch_index = row;
         r->state = RequestState::Generating;  // its first token is sampled from this batch
       }
@@ -348,7 +349,15 @@ void ModelCore::Step(std::vector<std::shared_ptr<Request>>& active, std::vector<
     Request& r = **it;
     bool done = false;
     FinishReason reason = FinishReason::None;
-    if (r.kind == Request::Kind::Evaluate) {
+    if (r.kind == Request::Kind::Prefill) {
+      if (r.n_prompt_done == r.prompt.size()) {
+        std::vector<uint8_t> state = SequenceState(r.seq);
+        std::lock_guard<std::mutex> lock(r.out_mutex);
+        r.kv_state = std::move(state);
+        done = true;
+        reason = FinishReason::Stop;
+      }
+    } else if (r.kind == Request::Kind::Evaluate) {
       for (const auto& [row, index] : r.score_rows) r.probs.push_back(ProbsAt(row, r.prompt[index], r.n_probs));
       r.score_rows.clear();
       if (r.n_prompt_done == r.prompt.size()) {
@@ -404,7 +413,8 @@ void ModelCore::RunTasks() {
 
 void ModelCore::Run() {
   std::vector<std::shared_ptr<Request>> active;
-  std::vector<int32_t> free_seqs;
+  std::vector<int32_t>& free_seqs = free_seqs_;
+  free_seqs.clear();
   for (int32_t s = (int32_t)n_seq_max_ - 1; s >= 0; s--) free_seqs.push_back(s);
   seq_cache_.assign(n_seq_max_, SeqCache{});
 

@@ -65,7 +65,8 @@ struct TokenProb {
 
 struct Request {
   // Evaluate: score `prompt[score_from..]` (the continuation) given what precedes it; nothing is sampled.
-  enum class Kind { Generate, Embed, Evaluate };
+  // Prefill: decode the prompt into a sequence and save that sequence's KV state (`kv_state`).
+  enum class Kind { Generate, Embed, Evaluate, Prefill };
   Kind kind = Kind::Generate;
 
   // Input (filled on the JavaScript thread before submission).
@@ -93,6 +94,7 @@ struct Request {
   RequestStats stats;
   std::vector<TokenProb> unsent_probs;  // log probabilities of tokens whose text went to `unsent`
   std::vector<TokenProb> all_probs;     // final: every reported token (stop-string tail removed)
+  std::vector<uint8_t> kv_state;        // Prefill: the sequence's KV state once the prompt is in it
 
   // Scheduler-thread state.
   RequestState state = RequestState::Queued;

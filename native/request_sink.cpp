@@ -98,6 +98,12 @@ void JsRequestSink::Finished() {
     result.Set("promptTokens", s.prompt_tokens);
     result.Set("cachedPromptTokens", s.cached_prompt_tokens);
     if (r->n_probs >= 0) result.Set("logprobs", ProbsToJs(env, r->vocab, r->all_probs));
+    if (r->kind == Request::Kind::Prefill && r->error.ok() && r->finish_reason == FinishReason::Stop) {
+      Napi::Int32Array tokens = Napi::Int32Array::New(env, r->prompt.size());
+      std::copy(r->prompt.begin(), r->prompt.end(), tokens.Data());
+      result.Set("stateTokens", tokens);
+      result.Set("state", Napi::Buffer<uint8_t>::Copy(env, r->kv_state.data(), r->kv_state.size()));
+    }
     result.Set("generatedTokens", s.generated_tokens);
     result.Set("queuedMs", s.admitted_ms - s.submitted_ms);
     result.Set("firstTokenMs", s.first_token_ms > 0 ? s.first_token_ms - s.submitted_ms : -1);

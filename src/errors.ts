@@ -11,6 +11,8 @@ export const ERROR_CODES = [
   'ILLEGAL_TRANSITION',
   'IN_USE',
   'INVALID_GGUF',
+  /** A LoRA adapter that does not fit the model it is loaded on (the error names the key or tensor). */
+  'INVALID_ADAPTER',
   'UNSUPPORTED_ARCHITECTURE',
   'CONTEXT_TOO_LARGE',
   'CONTEXT_OVERFLOW',
@@ -23,6 +25,8 @@ export const ERROR_CODES = [
   'ABORTED',
   'DISPOSED',
   'ROLLED_BACK',
+  /** A saved KV state from another model, another version of it, or made with an adapter not loaded. */
+  'STATE_MISMATCH',
   'NATIVE_BINARY_NOT_FOUND',
   'STORE_CORRUPT',
   'STORE_FAILED',

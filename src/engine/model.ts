@@ -12,8 +12,10 @@ import {
   type NativeModelInfo,
   type NativeRequestCallback,
   type NativeRequestHandle,
+  type NativeResult,
+  type NativeSaveStateParams,
 } from './native.js';
-import { type LocalModelHandle, type ModelCapabilities } from '../model/handle.js';
+import { type AdapterInfo, type LocalModelHandle, type ModelCapabilities } from '../model/handle.js';
 import {
   type ChatMessage,
   type EvaluateRequest,
@@ -22,17 +24,27 @@ import {
   type GenerationResult,
   type GenerationStream,
   type MemoryReport,
+  type ModelState,
+  type SaveStateRequest,
   type TokenizeOptions,
 } from '../model/types.js';
 import { type LoadedModelInfo } from './types.js';
 import { fromNative, toMemoryReport } from './convert.js';
 import { completeWith, generateParams, startRequest, stringField } from './request.js';
 import { ModelChat, type ChatOptions } from '../template/chat.js';
+import { parseOutput } from '../template/parse.js';
 import { type ChatTemplateSet } from '../template/choose.js';
 import { evaluateParams, evaluationResult } from './evaluate.js';
+import { modelFingerprint, saveStateParams, toModelState, toNativeState } from './state.js';
+import { loadAdapter, removeAdapter } from './adapters.js';
 
 // ---------------------------------------------------------------------------------------------
 // Model
+
+/** The adapter fields of a native state, from the request's. */
+function adapterOf(params: NativeSaveStateParams): { adapter?: string; adapterScale?: number } {
+  return params.adapter !== undefined ? { adapter: params.adapter, adapterScale: params.adapterScale ?? 1 } : {};
+}
 
 export const models = new WeakMap<NativeModel, Model>();
 
@@ -142,19 +154,44 @@ export class Model implements LocalModelHandle {
     const nativeModel = this.#live();
     const params = generateParams(nativeModel, request, this.chat);
     const signal = optionalSignal('request.signal', request.signal);
-    const stream = startRequest((p, cb) => this.#submit(nativeModel, p, cb), params, signal, () => {
-      this.track(-1);
-      return this;
-    });
+    const stream = startRequest(
+      (p, cb) => this.#submit(nativeModel, p, cb),
+      params,
+      signal,
+      () => {
+        this.track(-1);
+        return this;
+      },
+      request.messages !== undefined && this.chat.hasTemplate ? this.#parseChat(request) : undefined,
+    );
     this.track(1);
     return stream;
+  }
+
+  /**
+   * A chat result taken apart as its template's syntax says: reasoning and tool calls out of `text` into
+   * their own fields (the stream's chunks carry the raw text, as llama.cpp's server streams it).
+   */
+  #parseChat(request: GenerateRequest): (result: GenerationResult) => GenerationResult {
+    const format = this.chat.outputFormat(request);
+    const tools = request.tools;
+    return (result) => {
+      const parsed = parseOutput(result.text, format, tools ? { tools } : {});
+      if (parsed.reasoning === undefined && parsed.toolCalls === undefined) return result;
+      return {
+        ...result,
+        text: parsed.content,
+        ...(parsed.reasoning !== undefined ? { reasoning: parsed.reasoning } : {}),
+        ...(parsed.toolCalls !== undefined ? { toolCalls: parsed.toolCalls } : {}),
+      };
+    };
   }
 
   #wakePending = false;
 
   // Requests made in one turn of the event loop wake the scheduler once, at the end of the turn, so they
   // start as one batch instead of the first running alone while the others are still being submitted.
-  #submit(nativeModel: NativeModel, params: NativeGenerateParams | NativeEvaluateParams, callback: NativeRequestCallback): NativeRequestHandle {
+  #submit(nativeModel: NativeModel, params: NativeGenerateParams | NativeEvaluateParams | NativeSaveStateParams, callback: NativeRequestCallback): NativeRequestHandle {
     const handle = nativeModel.generate(params, callback, true);
     if (!this.#wakePending) {
       this.#wakePending = true;
@@ -168,6 +205,74 @@ export class Model implements LocalModelHandle {
 
   complete(request: GenerateRequest): Promise<GenerationResult> {
     return completeWith(() => this.generate(request));
+  }
+
+  #identity: Promise<ModelState['model']> | undefined;
+
+  /** What states saved from this model name: its file's content fingerprint and architecture. */
+  #stateModel(): Promise<ModelState['model']> {
+    this.#identity ??= modelFingerprint(this.info.path).then((fingerprint) => ({ fingerprint, architecture: this.info.architecture }));
+    return this.#identity;
+  }
+
+  /**
+   * Decodes `request.prompt` into a sequence (from its cached prefix, if any) and returns that
+   * sequence's KV state, to restore later into this model or another load of the same file.
+   */
+  async saveState(request: SaveStateRequest): Promise<ModelState> {
+    const nativeModel = this.#live();
+    const params = saveStateParams(request);
+    const signal = optionalSignal('request.signal', request.signal);
+    const identity = this.#stateModel();
+    let saved: NativeResult | undefined;
+    const stream = startRequest(
+      (p, cb) => this.#submit(nativeModel, p, (kind, text, r, tokens) => ((saved = r ?? saved), cb(kind, text, r, tokens))),
+      params,
+      signal,
+      () => {
+        this.track(-1);
+        return this;
+      },
+    );
+    this.track(1);
+    await stream.result;
+    return toModelState({ tokens: saved!.stateTokens!, data: saved!.state!, ...adapterOf(params) }, await identity);
+  }
+
+  /**
+   * The KV state of every idle sequence whose prompt cache holds at least `minTokens` tokens
+   * (default 1): what the pool keeps across an eviction.
+   */
+  async savePromptCache(minTokens = 1): Promise<ModelState[]> {
+    const nativeModel = this.#live();
+    const min = integer('minTokens', minTokens, 1, 1 << 30);
+    const identity = await this.#stateModel();
+    try {
+      return (await nativeModel.savePromptCache(min)).map((s) => toModelState(s, identity));
+    } catch (error) {
+      throw fromNative(error, 'GENERATION_FAILED');
+    }
+  }
+
+  /**
+   * Loads a saved state into a free sequence as its prompt cache. STATE_MISMATCH for a state from
+   * another model file (or version), or made with an adapter this model has not loaded; QUEUE_FULL
+   * when every sequence is busy.
+   */
+  async restoreState(state: ModelState): Promise<void> {
+    const nativeModel = this.#live();
+    const nativeState = toNativeState(state, await this.#stateModel());
+    if (nativeState.tokens.length >= this.info.contextSize) {
+      throw new ModelpoolError('CONTEXT_OVERFLOW', `the state holds ${nativeState.tokens.length} tokens but the context holds ${this.info.contextSize}`, {
+        field: 'state.tokens',
+        value: nativeState.tokens.length,
+      });
+    }
+    try {
+      await nativeModel.restoreState(nativeState);
+    } catch (error) {
+      throw fromNative(error, 'STATE_MISMATCH');
+    }
   }
 
   /**
@@ -238,5 +343,24 @@ export class Model implements LocalModelHandle {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.dispose();
+  }
+
+  /**
+   * Loads the GGUF LoRA adapter at `path` under `name` beside this model, without reloading it;
+   * requests choose it with `adapter`. The file is checked against this model first (INVALID_ADAPTER
+   * names the key or tensor that does not fit); a name in use is ALREADY_EXISTS.
+   */
+  loadAdapter(name: string, path: string): Promise<AdapterInfo> {
+    return loadAdapter(this, name, path);
+  }
+
+  /** Removes an adapter: new requests cannot choose it, those using it finish with it. */
+  removeAdapter(name: string): void {
+    removeAdapter(this, name);
+  }
+
+  /** Names of the adapters loaded now (none once disposed). */
+  get adapters(): string[] {
+    return this.disposed ? [] : this.#native.adapters();
   }
 }

@@ -65,6 +65,24 @@ export interface NativeGenerateParams extends NativeRequestParams {
   grammar?: string;
 }
 
+/** Decodes a prompt into a sequence and returns that sequence's KV state (NativeResult.state). */
+export interface NativeSaveStateParams extends NativeRequestParams {
+  /** Text (with addSpecial and parseSpecial), or token ids in promptTokens. */
+  prompt?: string;
+  promptTokens?: Int32Array;
+  addSpecial: boolean;
+  parseSpecial: boolean;
+  saveState: true;
+}
+
+/** A sequence's saved KV state as the addon takes and gives it. */
+export interface NativeSavedState {
+  tokens: Int32Array;
+  data: Uint8Array;
+  adapter?: string;
+  adapterScale?: number;
+}
+
 /** Scores continuationTokens after promptTokens: nothing is sampled. */
 export interface NativeEvaluateParams extends NativeRequestParams {
   promptTokens: Int32Array;
@@ -99,6 +117,9 @@ export interface NativeResult {
   embeddings?: Float32Array[];
   /** Every reported token's log probability (requests with logprobs >= 0, and evaluations). */
   logprobs?: NativeTokenLogprob[];
+  /** saveState requests: the sequence's tokens and KV state. */
+  stateTokens?: Int32Array;
+  state?: Uint8Array;
 }
 
 /**
@@ -139,12 +160,25 @@ export interface NativeModel {
   detokenize(tokens: Int32Array): string;
   applyChatTemplate(messages: Array<{ role: string; content: string }>, addAssistant: boolean): string;
   /** With deferWake the scheduler is not woken until wake(). */
-  generate(params: NativeGenerateParams | NativeEvaluateParams, callback: NativeRequestCallback, deferWake?: boolean): NativeRequestHandle;
+  generate(
+    params: NativeGenerateParams | NativeEvaluateParams | NativeSaveStateParams,
+    callback: NativeRequestCallback,
+    deferWake?: boolean,
+  ): NativeRequestHandle;
+  /** The KV state of every free sequence that caches at least minTokens tokens. */
+  savePromptCache(minTokens: number): Promise<NativeSavedState[]>;
+  /** Into a free sequence as its prompt cache; resolves to the sequence id. */
+  restoreState(state: NativeSavedState): Promise<number>;
   wake(): void;
   embed(texts: string[], callback: NativeRequestCallback): NativeRequestHandle;
   setThreads(threads: number, batchThreads: number): void;
   stats(): { threads: number; activeRequests: number; closed: boolean; decodeSteps: number };
   close(abort: boolean): Promise<void>;
+  /** Loads a LoRA adapter (checked by src/engine/adapters.ts first); rejects for a name in use. */
+  loadAdapter(name: string, path: string): Promise<{ name: string; path: string; loadMs: number }>;
+  /** False when no adapter has that name. */
+  removeAdapter(name: string): boolean;
+  adapters(): string[];
 }
 
 export interface NativeSlot {

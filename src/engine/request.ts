@@ -19,6 +19,7 @@ import {
   type GenerationChunk,
   type GenerationResult,
   type GenerationStream,
+  type SaveStateRequest,
   type TokenLogprob,
 } from '../model/types.js';
 import { fromNative } from './convert.js';
@@ -101,9 +102,9 @@ export function generateParams(model: NativeModel, request: GenerateRequest, cha
 }
 
 /** The fields generations and evaluations share: the prompt cache switch, log probabilities, the adapter. */
-export function requestParams(request: GenerateRequest | EvaluateRequest, scoring = false): NativeRequestParams {
+export function requestParams(request: GenerateRequest | EvaluateRequest | SaveStateRequest, scoring = false): NativeRequestParams {
   const logprobs = optionalBoolean('request.logprobs', (request as GenerateRequest).logprobs) ?? scoring;
-  const top = optionalInteger('request.topLogprobs', request.topLogprobs, 0, 20);
+  const top = optionalInteger('request.topLogprobs', (request as GenerateRequest).topLogprobs, 0, 20);
   if (top !== undefined && !logprobs) throw invalidArgument('request.topLogprobs', 'no topLogprobs unless logprobs is true', top);
   const params: NativeRequestParams = {
     cachePrompt: optionalBoolean('request.cachePrompt', request.cachePrompt) ?? true,
@@ -199,6 +200,7 @@ export function startRequest<P extends NativeRequestParams>(
   params: P,
   signal: AbortSignal | undefined,
   onSettled: (handle: NativeRequestHandle) => Model | undefined,
+  finish: (result: GenerationResult) => GenerationResult = (result) => result,
 ): GenerationStream {
   const queue = new ChunkQueue();
   let resolveResult!: (r: GenerationResult) => void;
@@ -229,8 +231,16 @@ export function startRequest<P extends NativeRequestParams>(
       queue.end(error);
       rejectResult(error);
     } else {
+      let done: GenerationResult;
+      try {
+        done = finish(toResult(native));
+      } catch (error) {
+        queue.end(error);
+        rejectResult(error);
+        return;
+      }
       queue.end();
-      resolveResult(toResult(native));
+      resolveResult(done);
     }
   };
   if (signal?.aborted) throw new ModelpoolError('ABORTED', 'the request was aborted before it started', { cause: signal.reason });

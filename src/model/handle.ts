@@ -6,7 +6,7 @@
  * {@link isLocalModel} rather than assume.
  */
 
-import type { ChatMessage, EvaluateRequest, EvaluationResult, GenerateRequest, GenerationResult, GenerationStream, MemoryReport, TokenizeOptions } from './types.js';
+import type { ChatMessage, EvaluateRequest, EvaluationResult, ModelState, GenerateRequest, GenerationResult, GenerationStream, MemoryReport, TokenizeOptions } from './types.js';
 
 /**
  * What a model can do. A request that needs a capability the model lacks fails with
@@ -95,6 +95,39 @@ export interface LocalModelHandle extends ModelHandle {
   ): string;
   /** The log probability of each token of a given continuation after a prompt (nothing is sampled). */
   evaluate(request: EvaluateRequest): Promise<EvaluationResult>;
+  /**
+   * The KV state of every idle sequence caching at least `minTokens` tokens (engines that keep a
+   * prompt cache): what the pool keeps across an eviction.
+   */
+  savePromptCache?(minTokens?: number): Promise<ModelState[]>;
+  /** Loads a saved state into a free sequence as its prompt cache (STATE_MISMATCH for another model's). */
+  restoreState?(state: ModelState): Promise<void>;
+  /**
+   * Loads the GGUF LoRA adapter at `path` beside the model, under `name`, without reloading the model;
+   * requests then choose it with `adapter: name` (or `{ name, scale }`). The file is checked against
+   * the model first: INVALID_ADAPTER names the key or tensor that does not fit, ALREADY_EXISTS a name
+   * in use. Adapters belong to this model: a model loaded in its place has none until they are loaded
+   * on it.
+   */
+  loadAdapter(name: string, path: string): Promise<AdapterInfo>;
+  /** Removes an adapter; requests already using it finish with it. An unknown name is INVALID_ARGUMENT. */
+  removeAdapter(name: string): void;
+  /** Names of the adapters loaded now (none once disposed). */
+  readonly adapters: string[];
+}
+
+/** A LoRA adapter loaded beside a model ({@link LocalModelHandle.loadAdapter}). */
+export interface AdapterInfo {
+  name: string;
+  path: string;
+  /** Wall time of the load, ms, including the wait for the decode step in progress. */
+  loadMs: number;
+  /** Rank of its A and B matrices (the largest, should they differ). */
+  rank: number;
+  /** `adapter.lora.alpha`: a request's scale is multiplied by alpha / rank (0: by 1). */
+  alpha: number;
+  /** Base tensors it adapts. */
+  tensors: number;
 }
 
 /** Whether `model` has the local extension: its `local` flag, checked at run time. */

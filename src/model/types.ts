@@ -227,6 +227,33 @@ export interface EvaluateRequest {
   signal?: AbortSignal;
 }
 
+/** What Model.saveState() decodes: a prompt (a long system prompt, a conversation so far). */
+export interface SaveStateRequest {
+  /** Text (tokenized with addSpecial) or token ids. */
+  prompt: string | number[];
+  /** Add BOS etc. when tokenizing a text prompt. Default true. */
+  addSpecial?: boolean;
+  /** The adapter to compute the KV with (see GenerateRequest.adapter). */
+  adapter?: string | { name: string; scale?: number };
+  /** Start from a sequence's cached prefix (default true). */
+  cachePrompt?: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * The KV state of one sequence: the tokens it holds and llama.cpp's state of them. Restored into a
+ * model made from the same file, it is that sequence's prompt cache (a request starting with these
+ * tokens evaluates only the rest).
+ */
+export interface ModelState {
+  /** The model file it came from (a content fingerprint) and its architecture. */
+  readonly model: { readonly fingerprint: string; readonly architecture: string };
+  readonly tokens: number[];
+  /** The LoRA adapter the KV was computed with; restoring needs an adapter of that name loaded. */
+  readonly adapter?: { readonly name: string; readonly scale: number };
+  readonly data: Uint8Array;
+}
+
 export interface EvaluationResult {
   /** One entry per continuation token. */
   tokens: TokenLogprob[];

@@ -12,7 +12,7 @@ import { planLoad, type Plan } from './planner.js';
 import { threadsForNew } from './running.js';
 import { CANCELLED, abortedLoad, disposedError, now, wrapLoadError, type Entry, type Instance, type PoolState, type Reservation } from './state.js';
 import type { ModelSpec } from './types.js';
-import { maybeIdle, startUnload } from './unload.js';
+import { maybeIdle, prefixKey, startUnload } from './unload.js';
 import { settleWaiter } from './waiters.js';
 
 /** Reads device memory once for the default budgets. */
@@ -128,6 +128,7 @@ export async function loadInstance(
     unloading: false,
   };
   entry.reloadMs = entry.reloadMs === null ? model.loadMs : entry.reloadMs * 0.5 + model.loadMs * 0.5;
+  await restorePrefixes(state, instance);
   state.emit({
     type: 'ready',
     modelId: entry.id,
@@ -140,6 +141,30 @@ export async function loadInstance(
   });
   checkOverBudget(state, entry);
   return instance;
+}
+
+/** Puts the prefixes saved at this model version's last unload back into its sequences. */
+async function restorePrefixes(state: PoolState, inst: Instance): Promise<void> {
+  const restore = inst.local?.restoreState;
+  if (!state.prefixes.enabled || restore === undefined) return;
+  const states = await state.prefixes.take(prefixKey(inst)).catch(() => []);
+  if (states.length === 0) return;
+  let count = 0;
+  let tokens = 0;
+  let bytes = 0;
+  let failed = 0;
+  // Longest first, one per sequence: the rest would only push the first ones out again.
+  for (const s of states.slice(0, inst.parallel)) {
+    try {
+      await restore.call(inst.local, s);
+      count++;
+      tokens += s.tokens.length;
+      bytes += s.data.length;
+    } catch {
+      failed++;
+    }
+  }
+  state.emit({ type: 'prefixes', modelId: inst.entry.id, version: inst.spec.version, action: 'restored', count, tokens, bytes, failed });
 }
 
 /** After a load measured more than estimated: report it, and evict idle models to get back under budget. */

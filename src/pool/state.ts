@@ -17,6 +17,7 @@ import type { Provider } from '../model/provider.js';
 import { nonEmptyString } from '../validate.js';
 import { MemoryCalibrator } from './calibration.js';
 import { DEFAULT_EVICTION_POLICY, type DeviceBytes, type EvictionPolicy } from './eviction.js';
+import { PrefixStore } from './prefix-store.js';
 import { PoolEvents } from './events.js';
 import { createLlamaProvider } from './loader.js';
 import { WaitQueue, type Queued } from './queue.js';
@@ -188,6 +189,8 @@ export class PoolState {
   readonly confirmTimeoutMs: number;
   readonly confirmMinBytes: number;
   readonly turnWaitMs: number;
+  /** Hot prefixes of unloaded local models (see prefix-store.ts). */
+  readonly prefixes: PrefixStore;
   queued = 0;
   seq = 0;
   /** Models holding at least one lease (each needs a CPU turn). */
@@ -224,6 +227,7 @@ export class PoolState {
     this.confirmTimeoutMs = o.memory?.confirmTimeoutMs ?? 2000;
     this.confirmMinBytes = o.memory?.confirmMinBytes ?? 64 * 1024 * 1024;
     this.turnWaitMs = o.turnWaitMs ?? 10_000;
+    this.prefixes = new PrefixStore(o.prefixCache === false ? { maxBytes: 0 } : o.prefixCache);
   }
 
   /**

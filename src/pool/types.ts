@@ -3,6 +3,7 @@
  * loads, through the model contract (src/model); it never touches the native engine directly.
  */
 
+import type { PrefixCacheOptions } from './prefix-store.js';
 import type { ModelpoolError } from '../errors.js';
 import type { ModelHandle } from '../model/handle.js';
 import type { ModelRef, Provider, ProviderLoadOptions } from '../model/provider.js';
@@ -111,6 +112,12 @@ export interface PoolOptions {
   eviction?: Partial<EvictionPolicy>;
   /** Weight of a new sample in the estimate calibration. Default 0.3. */
   calibrationAlpha?: number;
+  /**
+   * Hot prefixes kept across an unload: the KV state of a local model's cached sequences is saved
+   * when it is unloaded (evicted, idle, removed) and restored when it is loaded again. Default: on, in
+   * host memory, 256 MiB; `false` or `{ maxBytes: 0 }` turns it off.
+   */
+  prefixCache?: PrefixCacheOptions | false;
 }
 
 export interface AcquireOptions {
@@ -215,6 +222,8 @@ export type PoolEvent =
   | { type: 'load-failed'; modelId: string; version: string | undefined; error: ModelpoolError }
   | { type: 'evict'; modelId: string; version: string | undefined; forModel: string; reason: 'memory' | 'max-models' | 'budget'; bytes: number; cost: number; busy: boolean }
   | { type: 'unload'; modelId: string; version: string | undefined; reason: UnloadReason; bytes: number; memoryConfirmed: boolean }
+  /** Prefixes saved at an unload (`saved`) or restored at a load (`restored`; `failed` were refused). */
+  | { type: 'prefixes'; modelId: string; version: string | undefined; action: 'saved' | 'restored'; count: number; tokens: number; bytes: number; failed: number }
   | { type: 'context-shrunk'; modelId: string; requested: number; granted: number }
   | { type: 'gpu-layers-reduced'; modelId: string; requested: GpuLayers | undefined; granted: number }
   | { type: 'over-budget'; modelId: string; device: string; used: number; budget: number }

@@ -60,6 +60,31 @@ export function startUnload(state: PoolState, entry: Entry, reason: UnloadReason
   );
 }
 
+/** The key of a model version's saved prefixes. */
+export function prefixKey(inst: Pick<Instance, 'entry' | 'spec'>): string {
+  return `${inst.entry.id}\0${inst.spec.version ?? ''}`;
+}
+
+/**
+ * Keeps the KV state of a local model's cached sequences for its next load. Not when the pool is
+ * going away or the version is being replaced (nothing would load it again); a failure only loses
+ * the cache.
+ */
+async function savePrefixes(state: PoolState, inst: Instance, reason: UnloadReason): Promise<void> {
+  const save = inst.local?.savePromptCache;
+  if (!state.prefixes.enabled || save === undefined || reason === 'dispose' || reason === 'swap' || reason === 'rollback' || reason === 'remove') return;
+  try {
+    const states = await save.call(inst.local, state.prefixes.minTokens);
+    const kept = await state.prefixes.save(prefixKey(inst), states);
+    if (kept.count > 0) {
+      const tokens = states.slice(0, kept.count).reduce((n, s) => n + s.tokens.length, 0);
+      state.emit({ type: 'prefixes', modelId: inst.entry.id, version: inst.spec.version, action: 'saved', count: kept.count, tokens, bytes: kept.bytes, failed: 0 });
+    }
+  } catch {
+    // The model is going away regardless; its prefixes are only a cache.
+  }
+}
+
 /**
  * Disposes an instance, then confirms the memory is really back before its reservation is
  * released (re-reading free memory from the provider, bounded by confirmTimeoutMs).
@@ -72,6 +97,7 @@ export async function unloadInstance(state: PoolState, inst: Instance, reason: U
   let confirmed = true;
   try {
     const expected = expectedFreed(state, inst);
+    await savePrefixes(state, inst, reason);
     const before = expected.size > 0 ? await readDevices(state) : undefined;
     await inst.model.dispose();
     if (before !== undefined) confirmed = await confirmFreed(state, inst, expected, before);

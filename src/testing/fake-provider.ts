@@ -9,7 +9,7 @@
 
 import { ModelpoolError, invalidArgument } from '../errors.js';
 import type { LoadedModelInfo } from '../engine/types.js';
-import type { LocalModelHandle, ModelCapabilities, ModelHandle, ModelInfo } from '../model/handle.js';
+import type { AdapterInfo, LocalModelHandle, ModelCapabilities, ModelHandle, ModelInfo } from '../model/handle.js';
 import type { DeviceMemoryInfo, ModelEstimate, ModelRef, Provider, ProviderLoadOptions } from '../model/provider.js';
 import type { ChatMessage, EstimateOptions, EvaluateRequest, EvaluationResult, GenerateRequest, GenerationResult, GenerationStream, MemoryReport } from '../model/types.js';
 import { optionalSignal, plainObject } from '../validate.js';
@@ -306,6 +306,23 @@ export class FakeModel extends FakeRemoteModel implements LocalModelHandle {
     const logprob = -Math.log(32);
     const tokens = ids.map((id) => ({ id, text: this.detokenize([id]), logprob }));
     return { tokens, logprob: logprob * ids.length, perplexity: 32, promptTokens: toIds(request.prompt).length, cachedPromptTokens: 0, totalMs: 0, cpuMs: 0 };
+  }
+
+  readonly #adapters = new Map<string, AdapterInfo>();
+  /** Records the adapter (the file is not read); requests ignore it. */
+  async loadAdapter(name: string, path: string): Promise<AdapterInfo> {
+    this.throwIfDisposed();
+    if (this.#adapters.has(name)) throw new ModelpoolError('ALREADY_EXISTS', `an adapter named ${name} is loaded`, { field: 'name', value: name });
+    const info = { name, path, loadMs: 0, rank: 0, alpha: 0, tensors: 0 };
+    this.#adapters.set(name, info);
+    return info;
+  }
+  removeAdapter(name: string): void {
+    this.throwIfDisposed();
+    if (!this.#adapters.delete(name)) throw invalidArgument('name', 'the name of an adapter loaded on this model', name);
+  }
+  get adapters(): string[] {
+    return this.disposed ? [] : [...this.#adapters.keys()];
   }
 }
 

@@ -106,7 +106,10 @@ describe('addon exports', () => {
     );
     const methods = (o: object) => Object.getOwnPropertyNames(Object.getPrototypeOf(o)).filter((n) => n !== 'constructor').sort();
     expect(methods(model)).toEqual(
-      ['applyChatTemplate', 'close', 'detokenize', 'embed', 'generate', 'info', 'memory', 'setThreads', 'stats', 'tokenize', 'wake'].sort(),
+      [
+        'adapters', 'applyChatTemplate', 'close', 'detokenize', 'embed', 'generate', 'info', 'loadAdapter', 'memory',
+        'removeAdapter', 'restoreState', 'savePromptCache', 'setThreads', 'stats', 'tokenize', 'wake',
+      ].sort(),
     );
     expect(methods(new Slot(model))).toEqual(['current', 'generate', 'generation', 'replace']);
   });
@@ -233,6 +236,20 @@ describe('Model guards', () => {
     ['generate', 'options.adapter', [{ ...generateParams, adapter: 7 }, noop]],
     ['generate', 'options.promptTokens', [{ ...generateParams, promptTokens: [1, 2] }, noop]],
     ['generate', 'options.continuationTokens', [{ ...generateParams, continuationTokens: 'x' }, noop]],
+    ['generate', 'options.saveState', [{ ...generateParams, saveState: 'yes' }, noop]],
+    ['loadAdapter', 'name', []],
+    ['loadAdapter', 'name', ['', 'a.gguf']],
+    ['loadAdapter', 'path', ['a', 5]],
+    ['removeAdapter', 'name', []],
+    ['removeAdapter', 'name', [3]],
+    ['savePromptCache', 'minTokens', []],
+    ['savePromptCache', 'minTokens', [0]],
+    ['restoreState', 'state', []],
+    ['restoreState', 'state', ['x']],
+    ['restoreState', 'state.tokens', [{ tokens: [1], data: new Uint8Array(8) }]],
+    ['restoreState', 'state.data', [{ tokens: Int32Array.of(1), data: [1, 2] }]],
+    ['restoreState', 'state.adapter', [{ tokens: Int32Array.of(1), data: new Uint8Array(8), adapter: 5 }]],
+    ['restoreState', 'state.adapterScale', [{ tokens: Int32Array.of(1), data: new Uint8Array(8), adapter: 'a', adapterScale: 'x' }]],
     ['embed', 'texts', []],
     ['embed', 'callback', [['hi']]],
     ['setThreads', 'threads', []],
@@ -276,6 +293,11 @@ describe('a disposed model', () => {
     ['generate', [generateParams, noop]],
     ['embed', [['hi'], noop]],
     ['setThreads', [1, 1]],
+    ['loadAdapter', ['a', 'a.gguf']],
+    ['removeAdapter', ['a']],
+    ['adapters', []],
+    ['savePromptCache', [32]],
+    ['restoreState', [{ tokens: Int32Array.of(1), data: new Uint8Array(8) }]],
   ])('%s throws DISPOSED', (method, args) => {
     const error = thrown(() => disposed[method]!(...args));
     expect(error.code, error.message).toBe('DISPOSED');

@@ -9,11 +9,13 @@ import { cachedTestModel } from '../../src/testing/model-generator.js';
 import { ChatTemplate, readChatTemplates } from '../../src/template/index.js';
 import { expectCode } from '../helpers/expect.js';
 import { STORIES, repoRoot } from '../helpers/models.js';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const PHI3 = join(repoRoot, 'deps', 'llama.cpp', 'models', 'ggml-vocab-phi-3.gguf');
 const TOOL_USE =
   "{{ bos_token }}{% if tools %}{% for t in tools %}<tool>{{ t.function.name }}</tool>{% endfor %}{% endif %}{% for m in messages %}<|{{ m.role }}|>\n{{ m.content }}<|end|>\n{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}";
+const QWEN3 = readFileSync(join(repoRoot, 'deps', 'llama.cpp', 'models', 'templates', 'Qwen-Qwen3-0.6B.jinja'), 'utf8');
 const RAISES = "{% if messages[0].role != 'user' %}{{ raise_exception('Conversations must start with a user message') }}{% endif %}";
 const TOOLS = [{ type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: {} } } }];
 const MESSAGES = [
@@ -31,6 +33,7 @@ beforeAll(async () => {
     metadata: [
       { key: 'tokenizer.chat_template.tool_use', type: 'string', value: TOOL_USE },
       { key: 'tokenizer.chat_template.strict', type: 'string', value: RAISES },
+      { key: 'tokenizer.chat_template.qwen3', type: 'string', value: QWEN3 },
     ],
   });
   model = await loadModel(path, { contextSize: 512, threads: 1 });
@@ -79,6 +82,27 @@ describe('chat through a loaded model', () => {
     expect(raised.value).toBe('Conversations must start with a user message');
     await expectCode(model.complete({ messages: strict, chatTemplate: 'strict' }), 'TEMPLATE_ERROR', 'tokenizer.chat_template.strict');
     await expectCode(() => model.applyChatTemplate(strict, { chatTemplate: 'strict' }), 'TEMPLATE_ERROR', 'tokenizer.chat_template.strict');
+  });
+
+  it("a chat result takes the reasoning and tool calls out of the text, in the template's syntax", async () => {
+    // A grammar makes the random-weight model write what a Qwen 3 model writes: reasoning, then a call.
+    const answer = '<think>\nThe user wants weather.\n</think>\n\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>';
+    const grammar = `root ::= ${JSON.stringify(answer)}`;
+    const request = { messages: MESSAGES, chatTemplate: 'qwen3', tools: TOOLS, temperature: 0, maxTokens: 400, grammar };
+    const streamed: string[] = [];
+    const stream = model.generate(request);
+    for await (const text of stream) streamed.push(text);
+    const r = await stream.result;
+    expect(streamed.join('')).toBe(answer);
+    expect(r.reasoning).toBe('The user wants weather.');
+    expect(r.toolCalls).toEqual([{ type: 'function', function: { name: 'get_weather', arguments: { city: 'Paris' } } }]);
+    expect(r.text).toBe('');
+    const plain = await model.complete({ ...request, grammar: 'root ::= "Sunny, " [a-z]+' , tools: undefined });
+    expect(plain.reasoning).toBeUndefined();
+    expect(plain.toolCalls).toBeUndefined();
+    expect(plain.text).toMatch(/^Sunny, [a-z]+$/);
+    const prompt = await model.complete({ prompt: answer, temperature: 0, maxTokens: 1, grammar: 'root ::= "x"' });
+    expect(prompt.reasoning).toBeUndefined();
   });
 
   it("a GGUF without a template keeps llama.cpp's guesser, and refuses tools", async () => {
