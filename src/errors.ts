@@ -34,6 +34,12 @@ export const ERROR_CODES = [
   'CONFLICT',
   /** A chat template failed to parse, or raised while rendering (raise_exception or a failure). */
   'TEMPLATE_ERROR',
+  /** Selection: no candidate satisfies the constraints (details list what eliminated each one). */
+  'UNSATISFIABLE',
+  /** A file of records (task suite, price table, labelled set) with a bad line or field. */
+  'INVALID_DATA',
+  /** A token or dollar budget would be exceeded by the request. */
+  'BUDGET_EXCEEDED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { resolve as resolvePath } from 'node:path';
 import { invalidArgument, ModelpoolError } from '../errors.js';
-import { PerformanceHistory, resolveHistoryOptions, type HistoryOptions } from '../telemetry/index.js';
+import { PerformanceHistory, queryTenant, resolveHistoryOptions, sampleTenantAndCosts, type HistoryOptions } from '../telemetry/index.js';
 import { nonEmptyString, plainObject } from '../validate.js';
 import { importDiscovered, type DiscoveryReport } from './discovery/import.js';
 import type { DiscoveryOptions } from './discovery/scan.js';
@@ -60,6 +60,8 @@ export interface PerformanceQuery {
   version?: string;
   /** Default 'all'. */
   window?: PerformanceWindow;
+  /** The caller whose requests to summarise; default '' (all callers). */
+  tenant?: string;
 }
 
 const SERVING_STATES: readonly LifecycleState[] = ['registered', 'loading', 'ready', 'draining'];
@@ -250,8 +252,9 @@ export class ModelRegistry extends EventEmitter<RegistryEvents> {
   // Performance history.
 
   /**
-   * Records one measured request (memory only; flushed to the store in batches). Throws
-   * MODEL_NOT_FOUND / VERSION_NOT_FOUND / INVALID_ARGUMENT for a bad sample.
+   * Records one measured request (memory only; flushed to the store in batches), for all callers
+   * and, when `sample.tenant` is set, for that tenant. Throws MODEL_NOT_FOUND / VERSION_NOT_FOUND /
+   * INVALID_ARGUMENT for a bad sample.
    */
   recordSample(sample: PerformanceSample): void {
     this.state.assertOpen();
@@ -265,24 +268,33 @@ export class ModelRegistry extends EventEmitter<RegistryEvents> {
       throw new ModelpoolError('VERSION_NOT_FOUND', `Model ${entry.model.id} has no version ${JSON.stringify(version)}`, { field: 'sample.version', value: version });
     }
     const at = input.sampleMeasures(sample) ?? this.state.now();
+    sampleTenantAndCosts(sample);
     if (this.state.history.record(entry.model.id, version, sample, at)) this.state.scheduleFlush();
   }
 
   /**
-   * Aggregated history of a version for a task over a window, or undefined when there is none.
-   * Includes the prior inherited from the previous version, marked as such.
+   * Aggregated history of a version for a task over a window (of one tenant's requests, or all
+   * callers'), or undefined when there is none. Includes the prior inherited from the previous
+   * version, marked as such.
    */
   performance(name: string, query: PerformanceQuery): PerformanceSummary | undefined {
     plainObject('query', query);
     const resolved = this.resolve(name, query.version);
     const { task, window, windowMs } = input.performanceWindow(query);
-    return this.state.history.summary(resolved.model.id, resolved.version.version, task, window, windowMs, this.state.now());
+    const tenant = queryTenant('query.tenant', query.tenant);
+    return this.state.history.summary(resolved.model.id, resolved.version.version, task, tenant, window, windowMs, this.state.now());
   }
 
   /** Tasks with recorded history (or a prior) for a version. */
   performanceTasks(name: string, version?: string): Task[] {
     const resolved = this.resolve(name, version);
     return this.state.history.tasks(resolved.model.id, resolved.version.version);
+  }
+
+  /** Tenants with recorded history (or a prior) for a version, any task, sorted ('' is not listed). */
+  performanceTenants(name: string, version?: string): string[] {
+    const resolved = this.resolve(name, version);
+    return this.state.history.tenants(resolved.model.id, resolved.version.version);
   }
 
   /** Writes buffered samples to the store now. */

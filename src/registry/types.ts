@@ -5,7 +5,7 @@
 import type { Task } from '../telemetry/index.js';
 
 /** Performance types live in src/telemetry; the registry's public types keep naming them. */
-export type { DecayedMeans, MetricSummary, PerformanceSample, PerformanceSummary, PerformanceWindow, PriorInfo, Task } from '../telemetry/index.js';
+export type { DecayedMeans, MetricSummary, PerformanceSample, PerformanceSummary, PerformanceTotals, PerformanceWindow, PriorInfo, Task } from '../telemetry/index.js';
 
 /** Where a version's weights live: a local file, or a remote provider's model. */
 export type ModelSource =

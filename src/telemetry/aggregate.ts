@@ -1,119 +1,11 @@
 import { QuantileSketch, type SketchJson } from './sketch.js';
-import type { DecayedMeans, MetricSummary, PerformanceSample } from './types.js';
-
-/** One recorded sample as history keeps it until it is folded into aggregates. */
-export type RecordedSample = Pick<PerformanceSample, 'success' | 'totalMs' | 'ttftMs' | 'tokensPerSecond' | 'quality' | 'memoryBytes' | 'costUsd'> & {
-  at: number;
-};
+import type { MetricSummary, RecordedSample } from './types.js';
 
 /**
- * The building blocks of performance history: a time-decayed mean (EWMA by half-life) over every
- * metric, and a mergeable aggregate (counts, sums, quantile sketches) for a time bucket, the
- * all-time total or a prior. Both merge commutatively, so two processes flushing into one store in
- * any order reach the same result. JSON forms are what stores persist.
+ * A mergeable aggregate of samples (counts, sums, quantile sketches) for a time bucket, the
+ * all-time total or a prior. Merges commutatively, so two processes flushing into one store in any
+ * order reach the same result. The JSON form is what stores persist.
  */
-
-/** Metric slots of {@link DecayedSums}. */
-const SUCCESS = 0;
-const TTFT = 1;
-const TOTAL = 2;
-const TPS = 3;
-const QUALITY = 4;
-const MEMORY = 5;
-const COST = 6;
-const DECAYED_METRICS = 7;
-
-export interface DecayedSumsJson {
-  at: number;
-  w: number[];
-  s: number[];
-}
-
-function decay(elapsedMs: number, halfLifeMs: number): number {
-  return elapsedMs <= 0 ? 1 : Math.pow(2, -elapsedMs / halfLifeMs);
-}
-
-/**
- * Exponentially decayed weights and sums, anchored at `at`: a sample's weight halves every
- * half-life. Each metric has its own weight, since optional metrics are not in every sample.
- */
-export class DecayedSums {
-  at = 0;
-  readonly w = new Float64Array(DECAYED_METRICS);
-  readonly s = new Float64Array(DECAYED_METRICS);
-
-  private rebase(at: number, halfLifeMs: number): void {
-    if (at <= this.at) return;
-    const factor = decay(at - this.at, halfLifeMs);
-    for (let index = 0; index < DECAYED_METRICS; index++) {
-      this.w[index]! *= factor;
-      this.s[index]! *= factor;
-    }
-    this.at = at;
-  }
-
-  private put(index: number, value: number | undefined, weight: number): void {
-    if (value === undefined) return;
-    this.w[index]! += weight;
-    this.s[index]! += weight * value;
-  }
-
-  add(sample: RecordedSample, halfLifeMs: number): void {
-    const at = sample.at;
-    this.rebase(at, halfLifeMs);
-    const weight = decay(this.at - at, halfLifeMs);
-    this.put(SUCCESS, sample.success ? 1 : 0, weight);
-    this.put(TTFT, sample.ttftMs, weight);
-    this.put(TOTAL, sample.totalMs, weight);
-    this.put(TPS, sample.tokensPerSecond, weight);
-    this.put(QUALITY, sample.quality, weight);
-    this.put(MEMORY, sample.memoryBytes, weight);
-    this.put(COST, sample.costUsd, weight);
-  }
-
-  merge(other: DecayedSums, halfLifeMs: number, scale = 1): void {
-    if (other.w[SUCCESS] === 0 && other.w[TTFT] === 0 && other.w[TOTAL] === 0) return;
-    this.rebase(other.at, halfLifeMs);
-    const factor = scale * decay(this.at - other.at, halfLifeMs);
-    for (let index = 0; index < DECAYED_METRICS; index++) {
-      this.w[index]! += other.w[index]! * factor;
-      this.s[index]! += other.s[index]! * factor;
-    }
-  }
-
-  /** Total decayed weight at `now`. */
-  weightAt(now: number, halfLifeMs: number): number {
-    return this.w[SUCCESS]! * decay(now - this.at, halfLifeMs);
-  }
-
-  means(now: number, halfLifeMs: number): DecayedMeans {
-    const result: DecayedMeans = { weight: this.weightAt(now, halfLifeMs) };
-    const mean = (index: number): number | undefined => (this.w[index]! > 0 ? this.s[index]! / this.w[index]! : undefined);
-    const set = <K extends keyof DecayedMeans>(key: K, value: DecayedMeans[K] | undefined): void => {
-      if (value !== undefined) result[key] = value;
-    };
-    set('successRate', mean(SUCCESS));
-    set('ttftMs', mean(TTFT));
-    set('totalMs', mean(TOTAL));
-    set('tokensPerSecond', mean(TPS));
-    set('quality', mean(QUALITY));
-    set('memoryBytes', mean(MEMORY));
-    set('costUsd', mean(COST));
-    return result;
-  }
-
-  toJSON(): DecayedSumsJson {
-    return { at: this.at, w: [...this.w], s: [...this.s] };
-  }
-
-  static fromJSON(json: DecayedSumsJson): DecayedSums {
-    const sums = new DecayedSums();
-    sums.at = json.at;
-    sums.w.set(json.w.slice(0, DECAYED_METRICS));
-    sums.s.set(json.s.slice(0, DECAYED_METRICS));
-    return sums;
-  }
-}
 
 export interface DistributionJson {
   sum: number;
@@ -128,7 +20,12 @@ export interface AggregateJson {
   ttft: DistributionJson;
   total: DistributionJson;
   tps: DistributionJson;
-  /** [weight, sum] of quality, memory, cost. */
+  /** Queue time; absent in rows written before it was measured. */
+  queue?: DistributionJson;
+  /**
+   * [count, sum] of quality, memoryBytes, costUsd, promptTokens, generatedTokens, cpuMs,
+   * memoryGbSeconds, in that order (rows written before the last four have only the first three).
+   */
   means: number[];
 }
 
@@ -172,6 +69,16 @@ class Distribution {
   }
 }
 
+/** Metrics with a plain mean and sum in {@link Aggregate.means}, in slot order. Append only. */
+const MEAN_METRICS = ['quality', 'memoryBytes', 'costUsd', 'promptTokens', 'generatedTokens', 'cpuMs', 'memoryGbSeconds'] as const;
+const MEAN_VALUES = 2 * MEAN_METRICS.length;
+
+/** A metric kept as a plain mean and sum. */
+export type MeanMetric = (typeof MEAN_METRICS)[number];
+
+/** Index of each plain-mean metric's [count, sum] pair in {@link Aggregate.means}. */
+export const MEAN_SLOT = Object.fromEntries(MEAN_METRICS.map((metric, index) => [metric, 2 * index])) as Record<MeanMetric, number>;
+
 /** Counts, sums and sketches of a set of samples (a time bucket, all time, or a prior). */
 export class Aggregate {
   count = 0;
@@ -181,13 +88,15 @@ export class Aggregate {
   readonly ttft: Distribution;
   readonly total: Distribution;
   readonly tps: Distribution;
-  /** [weight, sum] × quality, memory, cost. */
-  readonly means = new Float64Array(6);
+  readonly queue: Distribution;
+  /** [count, sum] per plain-mean metric (see {@link MEAN_SLOT}). */
+  readonly means = new Float64Array(MEAN_VALUES);
 
   constructor(relativeAccuracy: number) {
     this.ttft = new Distribution(relativeAccuracy);
     this.total = new Distribution(relativeAccuracy);
     this.tps = new Distribution(relativeAccuracy);
+    this.queue = new Distribution(relativeAccuracy);
   }
 
   add(sample: RecordedSample): void {
@@ -199,9 +108,15 @@ export class Aggregate {
     this.ttft.add(sample.ttftMs);
     this.total.add(sample.totalMs);
     this.tps.add(sample.tokensPerSecond);
+    this.queue.add(sample.queueMs);
+    // Named reads, slot by slot in MEAN_METRICS order: this runs for every flushed sample.
     this.addMean(0, sample.quality);
     this.addMean(2, sample.memoryBytes);
     this.addMean(4, sample.costUsd);
+    this.addMean(6, sample.promptTokens);
+    this.addMean(8, sample.generatedTokens);
+    this.addMean(10, sample.cpuMs);
+    this.addMean(12, sample.memoryGbSeconds);
   }
 
   private addMean(slot: number, value: number | undefined): void {
@@ -222,7 +137,8 @@ export class Aggregate {
     this.ttft.merge(other.ttft, scale);
     this.total.merge(other.total, scale);
     this.tps.merge(other.tps, scale);
-    for (let index = 0; index < 6; index++) this.means[index]! += other.means[index]! * scale;
+    this.queue.merge(other.queue, scale);
+    for (let index = 0; index < MEAN_VALUES; index++) this.means[index]! += other.means[index]! * scale;
   }
 
   clone(scale = 1): Aggregate {
@@ -231,19 +147,27 @@ export class Aggregate {
     return copy;
   }
 
-  mean(slot: 0 | 2 | 4): number | undefined {
+  /** Mean of a plain-mean metric, undefined when no sample reported it. */
+  mean(slot: number): number | undefined {
     const weight = this.means[slot]!;
     return weight > 0 ? this.means[slot + 1]! / weight : undefined;
   }
 
-  summaries(): { ttftMs?: MetricSummary; totalMs?: MetricSummary; tokensPerSecond?: MetricSummary } {
-    const result: { ttftMs?: MetricSummary; totalMs?: MetricSummary; tokensPerSecond?: MetricSummary } = {};
+  /** Sum of a plain-mean metric (0 when no sample reported it). */
+  sum(slot: number): number {
+    return this.means[slot + 1]!;
+  }
+
+  summaries(): { ttftMs?: MetricSummary; totalMs?: MetricSummary; tokensPerSecond?: MetricSummary; queueMs?: MetricSummary } {
+    const result: { ttftMs?: MetricSummary; totalMs?: MetricSummary; tokensPerSecond?: MetricSummary; queueMs?: MetricSummary } = {};
     const ttft = this.ttft.summary();
     if (ttft) result.ttftMs = ttft;
     const total = this.total.summary();
     if (total) result.totalMs = total;
     const tps = this.tps.summary();
     if (tps) result.tokensPerSecond = tps;
+    const queue = this.queue.summary();
+    if (queue) result.queueMs = queue;
     return result;
   }
 
@@ -256,89 +180,24 @@ export class Aggregate {
       ttft: this.ttft.toJSON(),
       total: this.total.toJSON(),
       tps: this.tps.toJSON(),
+      queue: this.queue.toJSON(),
       means: [...this.means],
     };
   }
 
+  /** Reads a stored row; rows written before a metric existed read it as empty. */
   static fromJSON(json: AggregateJson): Aggregate {
     const aggregate = new Aggregate(json.ttft.sketch.a);
     aggregate.count = json.count;
     aggregate.failures = json.failures;
     if (json.firstAt !== null) aggregate.firstAt = json.firstAt;
     if (json.lastAt !== null) aggregate.lastAt = json.lastAt;
-    const writable = aggregate as { ttft: Distribution; total: Distribution; tps: Distribution };
+    const writable = aggregate as { ttft: Distribution; total: Distribution; tps: Distribution; queue: Distribution };
     writable.ttft = Distribution.fromJSON(json.ttft);
     writable.total = Distribution.fromJSON(json.total);
     writable.tps = Distribution.fromJSON(json.tps);
-    aggregate.means.set(json.means.slice(0, 6));
+    if (json.queue !== undefined) writable.queue = Distribution.fromJSON(json.queue);
+    aggregate.means.set(json.means.slice(0, MEAN_VALUES));
     return aggregate;
   }
-}
-
-/** Index of quality/memory/cost in {@link Aggregate.mean}. */
-export const MEAN_SLOT = { quality: 0, memory: 2, cost: 4 } as const;
-
-export interface PriorJson {
-  fromVersion: string;
-  /** When the prior was taken. */
-  at: number;
-  /** Effective sample count when taken. */
-  weight: number;
-  aggregate: AggregateJson;
-}
-
-/** What a store keeps per (model, version, task) besides the time buckets. */
-export interface PerfStatsJson {
-  decayed: DecayedSumsJson;
-  all: AggregateJson;
-  prior?: PriorJson;
-}
-
-/** Start of the time bucket holding `at`. */
-export function bucketStart(at: number, bucketMs: number): number {
-  return at - (at % bucketMs);
-}
-
-/** What a store keeps per (model, version, task) besides buckets, as live objects it can fold samples into. */
-export interface LiveStats {
-  decayed: DecayedSums;
-  all: Aggregate;
-  prior?: PriorJson;
-}
-
-export function liveStatsFromJSON(json: PerfStatsJson): LiveStats {
-  const live: LiveStats = { decayed: DecayedSums.fromJSON(json.decayed), all: Aggregate.fromJSON(json.all) };
-  if (json.prior !== undefined) live.prior = structuredClone(json.prior);
-  return live;
-}
-
-export function liveStatsToJSON(live: LiveStats): PerfStatsJson {
-  const json: PerfStatsJson = { decayed: live.decayed.toJSON(), all: live.all.toJSON() };
-  if (live.prior !== undefined) json.prior = structuredClone(live.prior);
-  return json;
-}
-
-/** Folds flushed samples into a store's live stats (decayed sums and all-time aggregate), in place. */
-export function foldStats(stats: LiveStats, samples: readonly RecordedSample[], halfLifeMs: number): void {
-  for (const sample of samples) {
-    stats.decayed.add(sample, halfLifeMs);
-    stats.all.add(sample);
-  }
-}
-
-/** Flushed samples grouped by the start of their time bucket. */
-export function groupByBucket(samples: readonly RecordedSample[], bucketMs: number): Map<number, RecordedSample[]> {
-  const groups = new Map<number, RecordedSample[]>();
-  for (const sample of samples) {
-    const start = bucketStart(sample.at, bucketMs);
-    const group = groups.get(start);
-    if (group === undefined) groups.set(start, [sample]);
-    else group.push(sample);
-  }
-  return groups;
-}
-
-/** Folds samples into a bucket's aggregate, in place. */
-export function foldAggregate(aggregate: Aggregate, samples: readonly RecordedSample[]): void {
-  for (const sample of samples) aggregate.add(sample);
 }

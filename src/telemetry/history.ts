@@ -1,159 +1,37 @@
-import { Aggregate, bucketStart, DecayedSums, MEAN_SLOT, type PerfStatsJson, type PriorJson, type RecordedSample } from './aggregate.js';
-import type { PerfBucketRow, PerfFlushKey, PerfKey, PerformanceSample, PerformanceStore, PerformanceSummary, PerformanceWindow, PerfStatsRow, Task } from './types.js';
+import { Aggregate } from './aggregate.js';
+import { DecayedSums } from './decayed.js';
+import { Aggregates, KeyState } from './key-state.js';
+import type { ResolvedHistoryOptions } from './options.js';
+import type { PerfStatsJson, PriorJson } from './stats.js';
+import { summarize } from './summary.js';
+import type { PerfBucketRow, PerfFlushKey, PerformanceSample, PerformanceStore, PerformanceSummary, PerformanceWindow, PerfStatsRow, RecordedSample, Task } from './types.js';
 
-/** Tuning of performance history. */
-export interface HistoryOptions {
-  /** Half-life of the decayed means (ms). Default 1 hour. */
-  halfLifeMs?: number;
-  /** Width of the time buckets behind windowed percentiles (ms). Default 15 minutes. */
-  bucketMs?: number;
-  /** How long buckets are kept, in memory and in the store (ms). Default 24 hours + one bucket. */
-  retentionMs?: number;
-  /** Background flush period (ms). Default 1000. */
-  flushIntervalMs?: number;
-  /** Samples that trigger a flush before the timer. Default 1000. */
-  flushBatchSize?: number;
-  /** A new version's prior weighs this share of the previous version's decayed weight. Default 0.3. */
-  priorWeight?: number;
-  /** ...and at most this many samples' worth. Default 50. */
-  priorMaxSamples?: number;
-  /** Relative accuracy of the percentile sketches. Default 0.01 (1%). */
-  relativeAccuracy?: number;
-}
+export { resolveHistoryOptions, type HistoryOptions, type ResolvedHistoryOptions } from './options.js';
 
-export type ResolvedHistoryOptions = Required<HistoryOptions>;
-
-export function resolveHistoryOptions(options: HistoryOptions = {}): ResolvedHistoryOptions {
-  const bucketMs = options.bucketMs ?? 15 * 60_000;
-  return {
-    halfLifeMs: options.halfLifeMs ?? 3_600_000,
-    bucketMs,
-    retentionMs: options.retentionMs ?? 86_400_000 + bucketMs,
-    flushIntervalMs: options.flushIntervalMs ?? 1000,
-    flushBatchSize: options.flushBatchSize ?? 1000,
-    priorWeight: options.priorWeight ?? 0.3,
-    priorMaxSamples: options.priorMaxSamples ?? 50,
-    relativeAccuracy: options.relativeAccuracy ?? 0.01,
-  };
-}
-
-interface Prior {
-  json: PriorJson;
-  aggregate: Aggregate;
-}
-
-/** Decayed sums, all-time aggregate and time buckets: what is stored per key, and the shape of a flush delta. */
-class Aggregates {
-  decayed = new DecayedSums();
-  all: Aggregate;
-  readonly buckets = new Map<number, Aggregate>();
-
-  constructor(private readonly options: ResolvedHistoryOptions) {
-    this.all = new Aggregate(options.relativeAccuracy);
-  }
-
-  bucket(start: number): Aggregate {
-    let bucket = this.buckets.get(start);
-    if (bucket === undefined) this.buckets.set(start, (bucket = new Aggregate(this.options.relativeAccuracy)));
-    return bucket;
-  }
-
-  fold(samples: readonly RecordedSample[], from = 0): void {
-    const { halfLifeMs, bucketMs } = this.options;
-    for (let index = from; index < samples.length; index++) {
-      const sample = samples[index]!;
-      this.decayed.add(sample, halfLifeMs);
-      this.all.add(sample);
-      this.bucket(bucketStart(sample.at, bucketMs)).add(sample);
-    }
-  }
-
-  merge(other: Aggregates): void {
-    this.decayed.merge(other.decayed, this.options.halfLifeMs);
-    this.all.merge(other.all);
-    for (const [start, bucket] of other.buckets) this.bucket(start).merge(bucket);
-  }
-}
-
-/**
- * What this process knows of one (model, version, task), in three layers: `stored` (the store's
- * rows as last read, plus this process's committed flushes), `inflight` (a flush being written)
- * and `overlay` (samples recorded since, folded lazily). Recording only appends to `pending`; the
- * overlay folds new samples in when the key is read or flushed, so the hot path does no sketch work.
- */
-class KeyState {
-  stored: Aggregates;
-  /** Samples of a flush being written, and (built on demand) their aggregates. */
-  inflightSamples: RecordedSample[] | undefined;
-  inflight: Aggregates | undefined;
-  overlay: Aggregates | undefined;
-  prior: Prior | undefined;
-  /** Samples not yet flushed; the first `folded` are in the overlay. */
-  pending: RecordedSample[] = [];
-  folded = 0;
-  /** Bumped when any layer changes; summaries are cached against it. */
-  changes = 0;
-  readonly cache = new Map<PerformanceWindow, { changes: number; at: number; summary: PerformanceSummary }>();
-
-  constructor(
-    readonly key: PerfKey,
-    private readonly options: ResolvedHistoryOptions,
-  ) {
-    this.stored = new Aggregates(options);
-  }
-
-  /** Folds newly recorded samples into the overlay. */
-  catchUp(): void {
-    if (this.folded === this.pending.length) return;
-    this.overlay ??= new Aggregates(this.options);
-    this.overlay.fold(this.pending, this.folded);
-    this.folded = this.pending.length;
-    this.changes++;
-  }
-
-  /** The layers, bottom to top. */
-  layers(): Aggregates[] {
-    this.catchUp();
-    const layers = [this.stored];
-    if (this.inflightSamples !== undefined) {
-      if (this.inflight === undefined) (this.inflight = new Aggregates(this.options)).fold(this.inflightSamples);
-      layers.push(this.inflight);
-    }
-    if (this.overlay) layers.push(this.overlay);
-    return layers;
-  }
-
-  /** Decayed sums and all-time aggregate over every layer. */
-  combined(): { decayed: DecayedSums; all: Aggregate } {
-    const [bottom, ...rest] = this.layers() as [Aggregates, ...Aggregates[]];
-    if (rest.length === 0) return { decayed: bottom.decayed, all: bottom.all };
-    const decayed = new DecayedSums();
-    const all = new Aggregate(this.options.relativeAccuracy);
-    for (const layer of [bottom, ...rest]) {
-      decayed.merge(layer.decayed, this.options.halfLifeMs);
-      all.merge(layer.all);
-    }
-    return { decayed, all };
-  }
-}
-
-const SUMMARY_CACHE_MS = 1000;
 const PRUNE_INTERVAL_MS = 60_000;
 
+/** The tenant key of all callers. */
+const ALL_CALLERS = '';
+
+/** task → tenant → state. */
+type TaskStates = Map<string, Map<string, KeyState>>;
+
 /**
- * Performance history per (model, version, task): decayed means, all-time and bucketed aggregates
- * with percentile sketches, and priors carried over from the previous version. Recording touches
- * memory only; {@link flush} merges what was recorded into the store in one transaction. The
- * registry serialises flushes with its other store work.
+ * Performance history per (model, version, task, tenant): decayed means, all-time and bucketed
+ * aggregates with percentile sketches, and priors carried over from the previous version. Tenant
+ * '' is all callers: every sample is folded there, a sample with a tenant also under its tenant.
+ * Recording touches memory only; {@link flush} merges what was recorded into the store in one
+ * transaction. The registry serialises flushes with its other store work.
  *
  * Invariant: a view holds every stored row this process has read (up to the registry's perf
  * cursor) plus every sample recorded here. So a flush needs no answer from the store, and rows
  * read back later (own or another process's) replace the stored part without double counting.
  */
 export class PerformanceHistory {
-  /** modelId → version → task → state. */
-  private readonly states = new Map<string, Map<string, Map<string, KeyState>>>();
+  /** modelId → version → task → tenant → state. */
+  private readonly states = new Map<string, Map<string, TaskStates>>();
   private readonly dirty = new Set<KeyState>();
+  /** Requests recorded and not yet flushed (each is pending once under tenant '', whatever its tenant). */
   private pendingSamples = 0;
   /** When old buckets were last pruned (the store prunes with a flush, at most once a minute). */
   private prunedAt = Number.NEGATIVE_INFINITY;
@@ -165,45 +43,75 @@ export class PerformanceHistory {
     return this.pendingSamples;
   }
 
-  private find(modelId: string, version: string, task: string): KeyState | undefined {
-    return this.states.get(modelId)?.get(version)?.get(task);
+  private find(modelId: string, version: string, task: string, tenant: string): KeyState | undefined {
+    return this.states.get(modelId)?.get(version)?.get(task)?.get(tenant);
   }
 
-  private state(modelId: string, version: string, task: string): KeyState {
+  private state(modelId: string, version: string, task: string, tenant: string): KeyState {
     let versions = this.states.get(modelId);
     if (versions === undefined) this.states.set(modelId, (versions = new Map()));
     let tasks = versions.get(version);
     if (tasks === undefined) versions.set(version, (tasks = new Map()));
-    let state = tasks.get(task);
-    if (state === undefined) tasks.set(task, (state = new KeyState({ modelId, version, task }, this.options)));
+    let tenants = tasks.get(task);
+    if (tenants === undefined) tasks.set(task, (tenants = new Map()));
+    let state = tenants.get(tenant);
+    if (state === undefined) tenants.set(tenant, (state = new KeyState({ modelId, version, task, tenant }, this.options)));
     return state;
   }
 
-  /** Records one validated sample (copied). Returns true when enough samples wait for a flush. */
+  /** Every state of a model (of one version when given), or of every model. */
+  private *statesOf(modelId?: string, version?: string): Generator<KeyState> {
+    const models = modelId === undefined ? [...this.states.values()] : [this.states.get(modelId)];
+    for (const versions of models) {
+      if (versions === undefined) continue;
+      const tasksList = version === undefined ? [...versions.values()] : [versions.get(version)];
+      for (const tasks of tasksList) {
+        if (tasks === undefined) continue;
+        for (const tenants of tasks.values()) yield* tenants.values();
+      }
+    }
+  }
+
+  /**
+   * Records one validated sample (copied) under tenant '' and, when it names one, its tenant.
+   * Returns true when enough samples wait for a flush.
+   */
   record(modelId: string, version: string, sample: PerformanceSample, at: number): boolean {
-    const state = this.state(modelId, version, sample.task);
     const recorded: RecordedSample = { at, success: sample.success, totalMs: sample.totalMs };
+    // Named reads and writes: the hot path of every request.
     if (sample.ttftMs !== undefined) recorded.ttftMs = sample.ttftMs;
     if (sample.tokensPerSecond !== undefined) recorded.tokensPerSecond = sample.tokensPerSecond;
     if (sample.quality !== undefined) recorded.quality = sample.quality;
     if (sample.memoryBytes !== undefined) recorded.memoryBytes = sample.memoryBytes;
     if (sample.costUsd !== undefined) recorded.costUsd = sample.costUsd;
-    state.pending.push(recorded);
-    this.dirty.add(state);
+    if (sample.queueMs !== undefined) recorded.queueMs = sample.queueMs;
+    if (sample.promptTokens !== undefined) recorded.promptTokens = sample.promptTokens;
+    if (sample.generatedTokens !== undefined) recorded.generatedTokens = sample.generatedTokens;
+    if (sample.cpuMs !== undefined) recorded.cpuMs = sample.cpuMs;
+    if (sample.memoryGbSeconds !== undefined) recorded.memoryGbSeconds = sample.memoryGbSeconds;
+    const all = this.state(modelId, version, sample.task, ALL_CALLERS);
+    all.pending.push(recorded);
+    this.dirty.add(all);
+    if (sample.tenant !== undefined && sample.tenant !== ALL_CALLERS) {
+      const own = this.state(modelId, version, sample.task, sample.tenant);
+      own.pending.push(recorded);
+      this.dirty.add(own);
+    }
     return ++this.pendingSamples >= this.options.flushBatchSize;
   }
 
   /** Takes stored rows (at load, or written by this or another process and read back) as the stored layer. */
   applyRows(stats: readonly PerfStatsRow[], buckets: readonly PerfBucketRow[]): void {
     for (const row of stats) {
-      const state = this.state(row.modelId, row.version, row.task);
+      // A store written for keys without tenants gives rows without one: they are all callers' rows.
+      const state = this.state(row.modelId, row.version, row.task, row.tenant ?? ALL_CALLERS);
       state.stored.decayed = DecayedSums.fromJSON(row.stats.decayed);
       state.stored.all = Aggregate.fromJSON(row.stats.all);
       state.prior = row.stats.prior === undefined ? undefined : { json: row.stats.prior, aggregate: Aggregate.fromJSON(row.stats.prior.aggregate) };
       state.changes++;
     }
     for (const row of buckets) {
-      const state = this.state(row.modelId, row.version, row.task);
+      const state = this.state(row.modelId, row.version, row.task, row.tenant ?? ALL_CALLERS);
       state.stored.buckets.set(row.start, Aggregate.fromJSON(row.aggregate));
       state.changes++;
     }
@@ -211,14 +119,10 @@ export class PerformanceHistory {
 
   /** Forgets all stored state (before a full reload), keeping unflushed samples. */
   reset(): void {
-    for (const versions of this.states.values()) {
-      for (const tasks of versions.values()) {
-        for (const state of tasks.values()) {
-          state.stored = new Aggregates(this.options);
-          state.prior = undefined;
-          state.changes++;
-        }
-      }
+    for (const state of this.statesOf()) {
+      state.stored = new Aggregates(this.options);
+      state.prior = undefined;
+      state.changes++;
     }
   }
 
@@ -226,13 +130,11 @@ export class PerformanceHistory {
   drop(modelId: string, version?: string): void {
     const versions = this.states.get(modelId);
     if (versions === undefined) return;
-    for (const [name, tasks] of versions) {
-      if (version !== undefined && name !== version) continue;
-      for (const state of tasks.values()) {
-        if (this.dirty.delete(state)) this.pendingSamples -= state.pending.length;
-      }
-      versions.delete(name);
+    for (const state of this.statesOf(modelId, version)) {
+      if (this.dirty.delete(state) && state.key.tenant === ALL_CALLERS) this.pendingSamples -= state.pending.length;
     }
+    if (version === undefined) versions.clear();
+    else versions.delete(version);
     if (versions.size === 0) this.states.delete(modelId);
   }
 
@@ -241,14 +143,21 @@ export class PerformanceHistory {
     return [...(this.states.get(modelId)?.get(version)?.keys() ?? [])];
   }
 
+  /** Tenants with history for a version (any task), sorted; '' (all callers) is not listed. */
+  tenants(modelId: string, version: string): string[] {
+    const tenants = new Set<string>();
+    for (const state of this.statesOf(modelId, version)) if (state.key.tenant !== ALL_CALLERS) tenants.add(state.key.tenant);
+    return [...tenants].sort();
+  }
+
   /**
-   * Priors for a new version from the previous one's history: per task, the decayed sums and the
-   * aggregates scaled down to `priorWeight` of their weight (at most `priorMaxSamples`).
+   * Priors for a new version from the previous one's history: per task and tenant, the decayed
+   * sums and the aggregates scaled down to `priorWeight` of their weight (at most `priorMaxSamples`).
    */
   buildPriors(modelId: string, fromVersion: string, toVersion: string, now: number): PerfStatsRow[] {
     const { halfLifeMs, priorWeight, priorMaxSamples, relativeAccuracy } = this.options;
     const rows: PerfStatsRow[] = [];
-    for (const state of this.states.get(modelId)?.get(fromVersion)?.values() ?? []) {
+    for (const state of this.statesOf(modelId, fromVersion)) {
       const combined = state.combined();
       const weight = combined.decayed.weightAt(now, halfLifeMs);
       const target = Math.min(weight * priorWeight, priorMaxSamples);
@@ -256,18 +165,12 @@ export class PerformanceHistory {
       const decayed = new DecayedSums();
       decayed.merge(combined.decayed, halfLifeMs, target / weight);
       const aggregate = combined.all.clone();
-      if (state.prior) aggregate.merge(state.prior.aggregate, this.priorScale(state.prior, now), false);
+      if (state.prior) aggregate.merge(state.prior.aggregate, state.priorScale(now), false);
       const prior: PriorJson = { fromVersion, at: now, weight: target, aggregate: aggregate.clone(target / aggregate.count).toJSON() };
       const stats: PerfStatsJson = { decayed: decayed.toJSON(), all: new Aggregate(relativeAccuracy).toJSON(), prior };
-      rows.push({ modelId, version: toVersion, task: state.key.task, stats });
+      rows.push({ modelId, version: toVersion, task: state.key.task, tenant: state.key.tenant, stats });
     }
     return rows;
-  }
-
-  /** A prior's aggregate counts `weight`; it decays like the samples it stands for. */
-  private priorScale(prior: Prior, now: number): number {
-    const elapsed = now - prior.json.at;
-    return elapsed <= 0 ? 1 : Math.pow(2, -elapsed / this.options.halfLifeMs);
   }
 
   /**
@@ -290,14 +193,10 @@ export class PerformanceHistory {
       state.pending = [];
       state.folded = 0;
       taken.push(state);
-      keys.push({ modelId: state.key.modelId, version: state.key.version, task: state.key.task, samples });
+      keys.push({ ...state.key, samples });
     }
     if (prune) {
-      for (const versions of this.states.values()) {
-        for (const tasks of versions.values()) {
-          for (const state of tasks.values()) for (const start of state.stored.buckets.keys()) if (start < pruneBefore) state.stored.buckets.delete(start);
-        }
-      }
+      for (const state of this.statesOf()) for (const start of state.stored.buckets.keys()) if (start < pruneBefore) state.stored.buckets.delete(start);
     }
     this.dirty.clear();
     const pending = this.pendingSamples;
@@ -312,7 +211,8 @@ export class PerformanceHistory {
         const samples = state.inflightSamples!;
         state.inflight = undefined;
         state.inflightSamples = undefined;
-        if (this.find(state.key.modelId, state.key.version, state.key.task) !== state) continue; // dropped meanwhile
+        const { modelId, version, task, tenant } = state.key;
+        if (this.find(modelId, version, task, tenant) !== state) continue; // dropped meanwhile
         state.pending = samples.concat(state.pending);
         state.overlay = undefined;
         state.folded = 0;
@@ -333,47 +233,9 @@ export class PerformanceHistory {
     return perfSeq;
   }
 
-  summary(modelId: string, version: string, task: string, window: PerformanceWindow, windowMs: number, now: number): PerformanceSummary | undefined {
-    const state = this.find(modelId, version, task);
-    if (state === undefined) return undefined;
-    const layers = state.layers();
-    const cached = state.cache.get(window);
-    if (cached !== undefined && cached.changes === state.changes && now >= cached.at && now - cached.at < SUMMARY_CACHE_MS) return cached.summary;
-
-    const { halfLifeMs, bucketMs } = this.options;
-    const combined = state.combined();
-    let aggregate: Aggregate;
-    if (windowMs === Number.POSITIVE_INFINITY) {
-      aggregate = combined.all.clone();
-    } else {
-      aggregate = new Aggregate(this.options.relativeAccuracy);
-      const since = now - windowMs;
-      for (const layer of layers) {
-        for (const [start, bucket] of layer.buckets) if (start + bucketMs > since && start <= now) aggregate.merge(bucket);
-      }
-    }
-    const { count: samples, failures, firstAt, lastAt } = aggregate;
-    const costTotal = aggregate.means[MEAN_SLOT.cost + 1]!;
-    const summary: PerformanceSummary = { modelId, version, task, window, samples, failures, decayed: combined.decayed.means(now, halfLifeMs) };
-    if (state.prior) {
-      const scale = this.priorScale(state.prior, now);
-      const weight = state.prior.json.weight * scale;
-      aggregate.merge(state.prior.aggregate, scale, false);
-      const total = Math.max(combined.decayed.weightAt(now, halfLifeMs), weight);
-      summary.prior = { fromVersion: state.prior.json.fromVersion, weight, share: total > 0 ? weight / total : 0 };
-    }
-    if (aggregate.count > 0) summary.successRate = 1 - aggregate.failures / aggregate.count;
-    Object.assign(summary, aggregate.summaries());
-    const quality = aggregate.mean(MEAN_SLOT.quality);
-    if (quality !== undefined) summary.quality = quality;
-    const memory = aggregate.mean(MEAN_SLOT.memory);
-    if (memory !== undefined) summary.memoryBytes = memory;
-    const cost = aggregate.mean(MEAN_SLOT.cost);
-    if (cost !== undefined) summary.costUsd = { mean: cost, total: costTotal };
-    if (Number.isFinite(firstAt)) summary.firstAt = firstAt;
-    if (Number.isFinite(lastAt)) summary.lastAt = lastAt;
-    Object.freeze(summary);
-    state.cache.set(window, { changes: state.changes, at: now, summary });
-    return summary;
+  /** The summary of one key over a window, or undefined when the key has no history. */
+  summary(modelId: string, version: string, task: string, tenant: string, window: PerformanceWindow, windowMs: number, now: number): PerformanceSummary | undefined {
+    const state = this.find(modelId, version, task, tenant);
+    return state === undefined ? undefined : summarize(state, this.options, window, windowMs, now);
   }
 }

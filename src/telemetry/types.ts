@@ -1,4 +1,5 @@
-import type { AggregateJson, PerfStatsJson, RecordedSample } from './aggregate.js';
+import type { AggregateJson } from './aggregate.js';
+import type { PerfStatsJson } from './stats.js';
 
 /**
  * Public types of telemetry (src/telemetry): what a measured request reports, the summaries history
@@ -28,17 +29,51 @@ export interface PerformanceSample {
   /** Default: the model's default version. */
   version?: string;
   task: Task;
+  /**
+   * The caller (1 to 200 characters). A sample with a tenant counts both for that tenant and for all
+   * callers; without one, only for all callers.
+   */
+  tenant?: string;
   totalMs: number;
   success: boolean;
+  /** Time the request waited before it was served (admission, pool queue, CPU turn). */
+  queueMs?: number;
   ttftMs?: number;
   tokensPerSecond?: number;
   /** Grader or judge score in [0, 1]. */
   quality?: number;
   memoryBytes?: number;
+  /** Prompt tokens evaluated. */
+  promptTokens?: number;
+  /** Tokens generated. */
+  generatedTokens?: number;
+  /** CPU core-milliseconds spent on the request. */
+  cpuMs?: number;
+  /** The request's share of memory held × time, in GB·s. */
+  memoryGbSeconds?: number;
   costUsd?: number;
   /** Epoch milliseconds; default now. */
   at?: number;
 }
+
+/** One recorded sample as history keeps it until it is folded into aggregates: its measures and time. */
+export type RecordedSample = Pick<
+  PerformanceSample,
+  | 'success'
+  | 'totalMs'
+  | 'ttftMs'
+  | 'tokensPerSecond'
+  | 'quality'
+  | 'memoryBytes'
+  | 'costUsd'
+  | 'queueMs'
+  | 'promptTokens'
+  | 'generatedTokens'
+  | 'cpuMs'
+  | 'memoryGbSeconds'
+> & {
+  at: number;
+};
 
 /** Named windows, or a window length in milliseconds. */
 export type PerformanceWindow = 'all' | '1h' | '24h' | number;
@@ -74,12 +109,33 @@ export interface DecayedMeans {
   quality?: number;
   memoryBytes?: number;
   costUsd?: number;
+  queueMs?: number;
+  promptTokens?: number;
+  generatedTokens?: number;
+  cpuMs?: number;
+  memoryGbSeconds?: number;
+}
+
+/**
+ * Sums over the window's own samples (the prior is not counted): what the requests consumed. A
+ * measure counts only the samples that reported it.
+ */
+export interface PerformanceTotals {
+  /** Own samples in the window (= `samples`). */
+  requests: number;
+  promptTokens: number;
+  generatedTokens: number;
+  cpuMs: number;
+  memoryGbSeconds: number;
+  costUsd: number;
 }
 
 export interface PerformanceSummary {
   modelId: string;
   version: string;
   task: Task;
+  /** The caller these figures are for; '' for all callers. */
+  tenant: string;
   window: PerformanceWindow;
   /** Own samples in the window (the prior is not counted here). */
   samples: number;
@@ -89,9 +145,18 @@ export interface PerformanceSummary {
   ttftMs?: MetricSummary;
   totalMs?: MetricSummary;
   tokensPerSecond?: MetricSummary;
+  queueMs?: MetricSummary;
+  /** Means over the window. */
   quality?: number;
   memoryBytes?: number;
+  promptTokens?: number;
+  generatedTokens?: number;
+  cpuMs?: number;
+  memoryGbSeconds?: number;
+  /** Mean (with the prior) and total (own samples only). */
   costUsd?: { mean: number; total: number };
+  /** Sums over the window's own samples; absent when the window has none. */
+  totals?: PerformanceTotals;
   decayed: DecayedMeans;
   /** Present when this version's history was seeded from the previous version. */
   prior?: PriorInfo;
@@ -100,12 +165,14 @@ export interface PerformanceSummary {
 }
 
 // ---------------------------------------------------------------------------------------------
-// What a store keeps per (model, version, task).
+// What a store keeps per (model, version, task, tenant).
 
 export interface PerfKey {
   modelId: string;
   version: string;
   task: string;
+  /** The caller; '' for all callers (every sample is folded there, a tenant's also under its own key). */
+  tenant: string;
 }
 
 export interface PerfStatsRow extends PerfKey {
@@ -118,7 +185,7 @@ export interface PerfBucketRow extends PerfKey {
   aggregate: AggregateJson;
 }
 
-/** The samples of one (model, version, task) recorded since the last flush, oldest first. */
+/** The samples of one (model, version, task, tenant) recorded since the last flush, oldest first. */
 export interface PerfFlushKey extends PerfKey {
   samples: readonly RecordedSample[];
 }

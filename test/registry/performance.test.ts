@@ -284,3 +284,145 @@ describe('ModelRegistry performance history', () => {
     await second.close();
   });
 });
+
+describe('ModelRegistry performance history: cost measures and tenants', () => {
+  const costly = (tenant: string | undefined, index: number) => ({
+    model: 'm',
+    task: 'chat',
+    ...(tenant === undefined ? {} : { tenant }),
+    totalMs: 100,
+    success: true,
+    queueMs: index,
+    promptTokens: 50,
+    generatedTokens: 10,
+    cpuMs: 20,
+    memoryGbSeconds: 0.5,
+    costUsd: 0.002,
+  });
+
+  it('aggregates queue time, token, CPU, memory-time and cost figures: percentiles, window totals and decayed means', async () => {
+    const { registry, clock } = await withModel({ history: { halfLifeMs: HOUR } });
+    for (let index = 1; index <= 100; index++) registry.recordSample(costly(undefined, index));
+    registry.recordSample({ model: 'm', task: 'chat', totalMs: 100, success: false }); // reports no cost measures
+    const summary = registry.performance('m', { task: 'chat' })!;
+    expect(summary).toMatchObject({ tenant: '', samples: 101, promptTokens: 50, generatedTokens: 10, cpuMs: 20, memoryGbSeconds: 0.5 });
+    expect(summary.queueMs).toMatchObject({ weight: 100, mean: 50.5, min: 1, max: 100 });
+    expect(Math.abs(summary.queueMs!.p95 - 95) / 95).toBeLessThan(0.02);
+    expect(summary.totals).toEqual({
+      requests: 101,
+      promptTokens: 5000,
+      generatedTokens: 1000,
+      cpuMs: 2000,
+      memoryGbSeconds: 50,
+      costUsd: expect.closeTo(0.2, 12),
+    });
+    expect(summary.costUsd!.total).toBe(summary.totals!.costUsd);
+    expect(summary.decayed).toMatchObject({ queueMs: expect.closeTo(50.5, 9), promptTokens: 50, generatedTokens: 10, cpuMs: 20, memoryGbSeconds: 0.5 });
+    expect(Object.isFrozen(summary.totals)).toBe(true);
+
+    // Totals follow the window; decayed means the half-life.
+    clock.advance(2 * HOUR);
+    for (let index = 0; index < 10; index++) registry.recordSample({ ...costly(undefined, 1), cpuMs: 80, promptTokens: 200 });
+    const hour = registry.performance('m', { task: 'chat', window: '1h' })!;
+    expect(hour.totals).toMatchObject({ requests: 10, cpuMs: 800, promptTokens: 2000 });
+    expect(hour.cpuMs).toBe(80);
+    expect(registry.performance('m', { task: 'chat' })!.totals).toMatchObject({ requests: 111, cpuMs: 2800 });
+    const decayed = registry.performance('m', { task: 'chat' })!.decayed;
+    expect(decayed.cpuMs).toBeCloseTo((100 * 0.25 * 20 + 10 * 80) / (100 * 0.25 + 10), 9);
+    clock.advance(25 * HOUR);
+    const empty = registry.performance('m', { task: 'chat', window: '24h' })!;
+    expect(empty.totals).toBeUndefined();
+    expect(empty.queueMs).toBeUndefined();
+    await registry.close();
+  });
+
+  it('answers per tenant: all callers by default, each tenant its own requests, tenants listed', async () => {
+    const { registry } = await withModel();
+    for (let index = 0; index < 6; index++) registry.recordSample(costly('acme', 10));
+    for (let index = 0; index < 3; index++) registry.recordSample(costly('globex', 30));
+    for (let index = 0; index < 2; index++) registry.recordSample(costly(undefined, 60));
+    registry.recordSample({ ...costly('globex', 30), task: 'embedding' });
+    const all = registry.performance('m', { task: 'chat' })!;
+    expect(all).toMatchObject({ tenant: '', samples: 11, totals: { requests: 11, cpuMs: 220 } });
+    expect(registry.performance('m', { task: 'chat', tenant: '' })).toBe(all);
+    expect(all.queueMs!.mean).toBeCloseTo((6 * 10 + 3 * 30 + 2 * 60) / 11, 9);
+    const acme = registry.performance('m', { task: 'chat', tenant: 'acme' })!;
+    expect(acme).toMatchObject({ tenant: 'acme', samples: 6, totals: { requests: 6, cpuMs: 120, promptTokens: 300 } });
+    expect(acme.queueMs!.mean).toBe(10);
+    expect(registry.performance('m', { task: 'chat', tenant: 'globex' })!.samples).toBe(3);
+    expect(registry.performance('m', { task: 'embedding', tenant: 'globex' })!.samples).toBe(1);
+    expect(registry.performance('m', { task: 'embedding', tenant: 'acme' })).toBeUndefined();
+    expect(registry.performance('m', { task: 'chat', tenant: 'initech' })).toBeUndefined();
+    expect(registry.performanceTenants('m')).toEqual(['acme', 'globex']);
+    expect(registry.performanceTenants('m:latest', '1')).toEqual(['acme', 'globex']);
+    expect(registry.performanceTasks('m').sort()).toEqual(['chat', 'embedding']);
+    await expectError(() => registry.performance('m', { task: 'chat', tenant: 5 as never }), 'INVALID_ARGUMENT', 'query.tenant', 5);
+    await expectError(() => registry.performanceTenants('m', '9'), 'VERSION_NOT_FOUND');
+
+    // A new version starts from per-tenant priors.
+    await registry.registerVersion('m', { version: '2', source, makeDefault: true });
+    const prior = registry.performance('m', { task: 'chat', tenant: 'acme' })!;
+    expect(prior).toMatchObject({ version: '2', samples: 0, cpuMs: expect.closeTo(20, 9), prior: { fromVersion: '1', weight: expect.closeTo(1.8, 9) } });
+    expect(prior.totals).toBeUndefined();
+    expect(registry.performance('m', { task: 'chat' })!.prior!.weight).toBeCloseTo(3.3, 9);
+    expect(registry.performanceTenants('m')).toEqual(['acme', 'globex']);
+    await registry.close();
+  });
+
+  it('refuses bad tenants and cost measures with typed errors naming the field', async () => {
+    const { registry } = await withModel();
+    const ok = { model: 'm', task: 'chat', totalMs: 1, success: true };
+    await expectError(() => registry.recordSample({ ...ok, tenant: '' }), 'INVALID_ARGUMENT', 'sample.tenant', '');
+    await expectError(() => registry.recordSample({ ...ok, tenant: 'x'.repeat(201) }), 'INVALID_ARGUMENT', 'sample.tenant');
+    await expectError(() => registry.recordSample({ ...ok, tenant: ['a'] as never }), 'INVALID_ARGUMENT', 'sample.tenant', ['a']);
+    for (const field of ['queueMs', 'promptTokens', 'generatedTokens', 'cpuMs', 'memoryGbSeconds']) {
+      await expectError(() => registry.recordSample({ ...ok, [field]: -0.5 }), 'INVALID_ARGUMENT', `sample.${field}`, -0.5);
+      await expectError(() => registry.recordSample({ ...ok, [field]: Number.POSITIVE_INFINITY }), 'INVALID_ARGUMENT', `sample.${field}`);
+    }
+    await expectError(() => registry.recordSample({ ...ok, costUsd: -1 }), 'INVALID_ARGUMENT', 'sample.costUsd', -1);
+    expect(registry.performance('m', { task: 'chat' })).toBeUndefined();
+    expect(registry.performanceTenants('m')).toEqual([]);
+    await registry.close();
+  });
+
+  it('merges tenant history from two registries on one store without double counting', async () => {
+    const store = new MemoryRegistryStore();
+    const a = await ModelRegistry.open({ store, refreshIntervalMs: 0 });
+    const b = await ModelRegistry.open({ store, refreshIntervalMs: 0 });
+    await a.registerModel({ id: 'm', version: { version: '1', source } });
+    await b.refresh();
+    for (let index = 0; index < 4; index++) a.recordSample(costly('acme', 1));
+    for (let index = 0; index < 3; index++) b.recordSample(costly('acme', 2));
+    b.recordSample(costly(undefined, 3));
+    await a.flush();
+    await b.flush();
+    await a.flush();
+    for (const registry of [a, b]) {
+      await registry.refresh();
+      expect(registry.performance('m', { task: 'chat', tenant: 'acme' })!.totals).toMatchObject({ requests: 7, cpuMs: 140 });
+      expect(registry.performance('m', { task: 'chat' })!.totals).toMatchObject({ requests: 8, cpuMs: 160 });
+      expect(registry.performanceTenants('m')).toEqual(['acme']);
+    }
+    await a.close();
+    await b.close();
+  });
+
+  it('survives a restart on SQLite per tenant', async () => {
+    const path = join(tempFolder(), 'tenants.db');
+    const clock = manualClock();
+    const first = await ModelRegistry.open({ path, refreshIntervalMs: 0, now: clock.read });
+    await first.registerModel({ id: 'm', version: { version: '1', source } });
+    for (let index = 1; index <= 20; index++) first.recordSample(costly(index % 2 === 0 ? 'acme' : 'globex', index));
+    await first.registerVersion('m', { version: '2', source });
+    const query = (tenant: string, version = '1') => ({ task: 'chat', version, tenant });
+    const before = ['', 'acme', 'globex'].map((tenant) => [first.performance('m', query(tenant)), first.performance('m', query(tenant, '2'))]);
+    await first.close();
+    const second = await ModelRegistry.open({ path, refreshIntervalMs: 0, now: clock.read });
+    expect(['', 'acme', 'globex'].map((tenant) => [second.performance('m', query(tenant)), second.performance('m', query(tenant, '2'))])).toEqual(before);
+    expect(before[1]![0]).toMatchObject({ samples: 10, totals: { requests: 10, cpuMs: 200 } });
+    expect(before[1]![1]!.prior!.fromVersion).toBe('1');
+    expect(second.performanceTenants('m', '1')).toEqual(['acme', 'globex']);
+    expect(second.performanceTenants('m', '2')).toEqual(['acme', 'globex']);
+    await second.close();
+  });
+});

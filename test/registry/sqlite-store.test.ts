@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { APPLICATION_ID, MIGRATIONS, ModelRegistry, SqliteRegistryStore, type RegistryEvents } from '../../src/registry/index.js';
+import { LEGACY_AT, LEGACY_ROWS } from '../telemetry/legacy-rows.js';
 import { expectError, manualClock, tempFolder } from './helpers.js';
 
 const source = { kind: 'openai' as const, model: 'x' };
@@ -357,5 +358,96 @@ describe('ModelRegistry on SQLite', () => {
     store.changesSince = original;
     await a.close();
     await b.close();
+  });
+
+  it('migrates a schema-1 file in place: perf rows gain the tenant key, old stats and buckets load and keep counting', async () => {
+    // A file as modelpool wrote it before tenants: the first migration's DDL (never edited) and rows the code of that time wrote.
+    const path = dbPath();
+    const old = new Database(path);
+    old.pragma('journal_mode = WAL');
+    old.exec(MIGRATIONS[0]!);
+    old.pragma('user_version = 1');
+    old.pragma(`application_id = ${APPLICATION_ID}`);
+    for (const [table, rows] of Object.entries(LEGACY_ROWS)) {
+      const insert = table === 'counters' ? 'INSERT OR REPLACE' : 'INSERT';
+      for (const row of rows) {
+        const columns = Object.keys(row);
+        old.prepare(`${insert} INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((column) => `@${column}`).join(', ')})`).run(row);
+      }
+    }
+    const columns = (db: Database.Database, table: string) => (db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string; pk: number }>).filter((column) => column.pk > 0).map((column) => column.name);
+    expect(columns(old, 'perf_stats')).toEqual(['model_id', 'version', 'task']);
+    old.close();
+
+    const store = new SqliteRegistryStore(path);
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
+    const snapshot = await store.load({ transitionLimit: 5, bucketsSince: 0 });
+    expect(snapshot.cursor.perf).toBe(2); // sequence numbers kept: readers' cursors stay valid
+    expect(snapshot.stats.map((row) => [row.version, row.tenant])).toEqual([['1', ''], ['2', '']]);
+    expect(snapshot.buckets.map((row) => [row.version, row.tenant, row.start])).toEqual([['1', '', LEGACY_ROWS.perf_buckets[0].start]]);
+    await store.close();
+    const migrated = new Database(path, { readonly: true });
+    expect(columns(migrated, 'perf_stats')).toEqual(['model_id', 'version', 'task', 'tenant']);
+    expect(columns(migrated, 'perf_buckets')).toEqual(['model_id', 'version', 'task', 'tenant', 'start']);
+    const indexes = migrated.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'perf_%' ORDER BY name").pluck().all();
+    expect(indexes).toEqual(['perf_buckets_by_seq', 'perf_buckets_by_start', 'perf_stats_by_seq']);
+    expect(migrated.prepare("SELECT count(*) FROM sqlite_master WHERE name LIKE '%_v2'").pluck().get()).toBe(0);
+    migrated.close();
+
+    // Two registries on the migrated file: the old figures load, tenant samples with cost measures fold into the old rows.
+    const clock = manualClock(LEGACY_AT);
+    const a = await ModelRegistry.open({ path, refreshIntervalMs: 0, now: clock.read });
+    const b = await ModelRegistry.open({ path, refreshIntervalMs: 0, now: clock.read, sqlite: { busyTimeoutMs: 0 } });
+    const stored = a.performance('m', { task: 'chat', version: '1' })!;
+    expect(stored).toMatchObject({ tenant: '', samples: 4, failures: 1, successRate: 0.75, quality: 0.5, memoryBytes: 1000, firstAt: LEGACY_AT });
+    expect(stored.totalMs).toMatchObject({ mean: 25, min: 10, max: 40 });
+    expect(stored.costUsd).toEqual({ mean: expect.closeTo(0.002, 12), total: expect.closeTo(0.008, 12) });
+    expect(stored.totals).toEqual({ requests: 4, promptTokens: 0, generatedTokens: 0, cpuMs: 0, memoryGbSeconds: 0, costUsd: expect.closeTo(0.008, 12) });
+    expect(stored.queueMs).toBeUndefined();
+    expect(stored.decayed).toMatchObject({ weight: 4, totalMs: 25, successRate: 0.75 });
+    expect(stored.decayed.cpuMs).toBeUndefined();
+    expect(a.performance('m', { task: 'chat', version: '1', window: '1h' })!.samples).toBe(4);
+    expect(a.performance('m', { task: 'chat', version: '2' })!.prior).toMatchObject({ fromVersion: '1', weight: expect.closeTo(1.2, 9) });
+    expect(a.performanceTenants('m')).toEqual([]);
+
+    const record = (registry: ModelRegistry, tenant: string, count: number) => {
+      for (let index = 0; index < count; index++) {
+        registry.recordSample({ model: 'm', task: 'chat', tenant, totalMs: 50, success: true, queueMs: 5, promptTokens: 40, generatedTokens: 8, cpuMs: 30, memoryGbSeconds: 0.2, costUsd: 0.001 });
+      }
+    };
+    record(a, 'acme', 3);
+    await a.flush();
+    record(b, 'acme', 2);
+    record(b, 'globex', 1);
+    await b.flush(); // B reads A's rows, folds into them
+    record(a, 'globex', 1);
+    await a.flush(); // A's cached rows are stale: re-read, fold, write
+    for (const registry of [a, b]) {
+      await registry.refresh();
+      const all = registry.performance('m', { task: 'chat' })!;
+      expect(all).toMatchObject({ samples: 11, failures: 1, totals: { requests: 11, cpuMs: 210, promptTokens: 280, costUsd: expect.closeTo(0.015, 12) } });
+      expect(all.totalMs!.mean).toBeCloseTo((100 + 7 * 50) / 11, 9);
+      expect(all.queueMs).toMatchObject({ weight: 7, mean: 5 });
+      expect(registry.performance('m', { task: 'chat', window: '1h' })!.samples).toBe(11); // the old bucket took the new samples
+      expect(registry.performance('m', { task: 'chat', tenant: 'acme' })).toMatchObject({ samples: 5, totals: { requests: 5, cpuMs: 150 } });
+      expect(registry.performance('m', { task: 'chat', tenant: 'globex' })).toMatchObject({ samples: 2, totals: { requests: 2, cpuMs: 60 } });
+      expect(registry.performanceTenants('m')).toEqual(['acme', 'globex']);
+    }
+    const before = a.performance('m', { task: 'chat', tenant: 'acme' });
+    await a.close();
+    await b.close();
+
+    const reopened = await ModelRegistry.open({ path, refreshIntervalMs: 0, now: clock.read });
+    expect(reopened.performance('m', { task: 'chat' })!.samples).toBe(11);
+    expect(reopened.performance('m', { task: 'chat', tenant: 'acme' })).toEqual(before);
+    await reopened.close();
+    const file = new Database(path, { readonly: true });
+    const rows = file.prepare("SELECT tenant, stats FROM perf_stats WHERE version = '1' ORDER BY tenant").all() as Array<{ tenant: string; stats: string }>;
+    expect(rows.map((row) => row.tenant)).toEqual(['', 'acme', 'globex']);
+    const written = JSON.parse(rows[0]!.stats) as { decayed: { w: number[] }; all: { means: number[]; queue?: unknown } };
+    expect(written.decayed.w).toHaveLength(12);
+    expect(written.all.means).toHaveLength(14);
+    expect(written.all.queue).toBeDefined();
+    file.close();
   });
 });

@@ -20,8 +20,9 @@ import {
   type WriteResult,
 } from './store.js';
 
+/** Model ids, versions and tasks have no line breaks, so the tenant (last) may hold any character. */
 function perfKey(key: PerfKey): string {
-  return `${key.modelId}\n${key.version}\n${key.task}`;
+  return `${key.modelId}\n${key.version}\n${key.task}\n${key.tenant}`;
 }
 
 interface StoredModel {
@@ -49,7 +50,8 @@ const CHANGE_LOG_LIMIT = 10_000;
 /**
  * A store in this process's memory: for ephemeral registries and tests. Several registries may
  * share one instance; they then behave like processes sharing a SQLite file. Documents are kept
- * as JSON so that nothing a caller holds aliases stored state.
+ * as JSON so that nothing a caller holds aliases stored state. Performance rows are keyed by
+ * (model, version, task, tenant), like the SQLite store's.
  */
 export class MemoryRegistryStore implements RegistryStore {
   readonly location = ':memory:';
@@ -194,5 +196,5 @@ function bucketRow(stored: StoredBucket): PerfBucketRow {
 }
 
 function pickKey(key: PerfKey): PerfKey {
-  return { modelId: key.modelId, version: key.version, task: key.task };
+  return { modelId: key.modelId, version: key.version, task: key.task, tenant: key.tenant };
 }

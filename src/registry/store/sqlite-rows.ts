@@ -59,6 +59,7 @@ interface PerfKeySql {
   model_id: string;
   version: string;
   task: string;
+  tenant: string;
 }
 
 export function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
@@ -145,9 +146,16 @@ export function toVersionSql(modelId: string, version: VersionRow): VersionSqlRo
 }
 
 export function toStatsRow(row: PerfStatsSqlRow): PerfStatsRow {
-  return { modelId: row.model_id, version: row.version, task: row.task, stats: JSON.parse(row.stats) as PerfStatsJson };
+  return { modelId: row.model_id, version: row.version, task: row.task, tenant: row.tenant, stats: JSON.parse(row.stats) as PerfStatsJson };
 }
 
 export function toBucketRow(row: PerfBucketSqlRow): PerfBucketRow {
-  return { modelId: row.model_id, version: row.version, task: row.task, start: row.start, aggregate: JSON.parse(row.aggregate) as AggregateJson };
+  return {
+    modelId: row.model_id,
+    version: row.version,
+    task: row.task,
+    tenant: row.tenant,
+    start: row.start,
+    aggregate: JSON.parse(row.aggregate) as AggregateJson,
+  };
 }

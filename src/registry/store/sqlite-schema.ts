@@ -83,4 +83,38 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
   INSERT INTO counters (name, value) VALUES ('perf', 0);
   `,
+  // 2: performance history per caller. The tenant joins the key of perf_stats and perf_buckets ('' is all
+  // callers, which every row written before was). SQLite cannot change a primary key in place, so both
+  // tables are rebuilt; their rows and sequence numbers are kept, so readers' cursors stay valid.
+  `
+  CREATE TABLE perf_stats_v2 (
+    model_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    task TEXT NOT NULL,
+    tenant TEXT NOT NULL DEFAULT '',
+    seq INTEGER NOT NULL,
+    stats TEXT NOT NULL,
+    PRIMARY KEY (model_id, version, task, tenant)
+  ) STRICT;
+  INSERT INTO perf_stats_v2 (model_id, version, task, tenant, seq, stats) SELECT model_id, version, task, '', seq, stats FROM perf_stats;
+  DROP TABLE perf_stats;
+  ALTER TABLE perf_stats_v2 RENAME TO perf_stats;
+  CREATE INDEX perf_stats_by_seq ON perf_stats (seq);
+  CREATE TABLE perf_buckets_v2 (
+    model_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    task TEXT NOT NULL,
+    tenant TEXT NOT NULL DEFAULT '',
+    start INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    aggregate TEXT NOT NULL,
+    PRIMARY KEY (model_id, version, task, tenant, start)
+  ) STRICT;
+  INSERT INTO perf_buckets_v2 (model_id, version, task, tenant, start, seq, aggregate)
+    SELECT model_id, version, task, '', start, seq, aggregate FROM perf_buckets;
+  DROP TABLE perf_buckets;
+  ALTER TABLE perf_buckets_v2 RENAME TO perf_buckets;
+  CREATE INDEX perf_buckets_by_seq ON perf_buckets (seq);
+  CREATE INDEX perf_buckets_by_start ON perf_buckets (start);
+  `,
 ];

@@ -224,21 +224,21 @@ export class SqliteRegistryStore implements RegistryStore {
       deleteVersionTransitions: db.prepare('DELETE FROM transitions WHERE model_id = ? AND version = ?'),
       insertChange: db.prepare('INSERT INTO changes (model_id, at) VALUES (?, ?)'),
       pruneChanges: db.prepare('DELETE FROM changes WHERE seq <= ?'),
-      allStats: db.prepare('SELECT model_id, version, task, stats FROM perf_stats'),
-      allBuckets: db.prepare('SELECT model_id, version, task, start, aggregate FROM perf_buckets WHERE start >= ?'),
-      statsSince: db.prepare('SELECT model_id, version, task, stats FROM perf_stats WHERE seq > ?'),
-      bucketsSince: db.prepare('SELECT model_id, version, task, start, aggregate FROM perf_buckets WHERE seq > ? AND start >= ?'),
-      updateStats: db.prepare('UPDATE perf_stats SET seq = ?, stats = ? WHERE model_id = ? AND version = ? AND task = ? AND seq = ?'),
-      stats: db.prepare('SELECT stats FROM perf_stats WHERE model_id = ? AND version = ? AND task = ?').pluck(),
-      updateBucket: db.prepare('UPDATE perf_buckets SET seq = ?, aggregate = ? WHERE model_id = ? AND version = ? AND task = ? AND start = ? AND seq = ?'),
-      bucket: db.prepare('SELECT aggregate FROM perf_buckets WHERE model_id = ? AND version = ? AND task = ? AND start = ?').pluck(),
+      allStats: db.prepare('SELECT model_id, version, task, tenant, stats FROM perf_stats'),
+      allBuckets: db.prepare('SELECT model_id, version, task, tenant, start, aggregate FROM perf_buckets WHERE start >= ?'),
+      statsSince: db.prepare('SELECT model_id, version, task, tenant, stats FROM perf_stats WHERE seq > ?'),
+      bucketsSince: db.prepare('SELECT model_id, version, task, tenant, start, aggregate FROM perf_buckets WHERE seq > ? AND start >= ?'),
+      updateStats: db.prepare('UPDATE perf_stats SET seq = ?, stats = ? WHERE model_id = ? AND version = ? AND task = ? AND tenant = ? AND seq = ?'),
+      stats: db.prepare('SELECT stats FROM perf_stats WHERE model_id = ? AND version = ? AND task = ? AND tenant = ?').pluck(),
+      updateBucket: db.prepare('UPDATE perf_buckets SET seq = ?, aggregate = ? WHERE model_id = ? AND version = ? AND task = ? AND tenant = ? AND start = ? AND seq = ?'),
+      bucket: db.prepare('SELECT aggregate FROM perf_buckets WHERE model_id = ? AND version = ? AND task = ? AND tenant = ? AND start = ?').pluck(),
       putStats: db.prepare(
-        `INSERT INTO perf_stats (model_id, version, task, seq, stats) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (model_id, version, task) DO UPDATE SET seq = excluded.seq, stats = excluded.stats`,
+        `INSERT INTO perf_stats (model_id, version, task, tenant, seq, stats) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (model_id, version, task, tenant) DO UPDATE SET seq = excluded.seq, stats = excluded.stats`,
       ),
       putBucket: db.prepare(
-        `INSERT INTO perf_buckets (model_id, version, task, start, seq, aggregate) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (model_id, version, task, start) DO UPDATE SET seq = excluded.seq, aggregate = excluded.aggregate`,
+        `INSERT INTO perf_buckets (model_id, version, task, tenant, start, seq, aggregate) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (model_id, version, task, tenant, start) DO UPDATE SET seq = excluded.seq, aggregate = excluded.aggregate`,
       ),
       deleteModelStats: db.prepare('DELETE FROM perf_stats WHERE model_id = ?'),
       deleteModelBuckets: db.prepare('DELETE FROM perf_buckets WHERE model_id = ?'),
@@ -368,7 +368,7 @@ export class SqliteRegistryStore implements RegistryStore {
       const result: WriteResult = { modelSeq: Number(s.insertChange.run(write.modelId, Date.now()).lastInsertRowid) };
       if (write.priors.length > 0) {
         const perfSeq = s.bumpPerf.get() as number;
-        for (const prior of write.priors) s.putStats.run(prior.modelId, prior.version, prior.task, perfSeq, JSON.stringify(prior.stats));
+        for (const prior of write.priors) s.putStats.run(prior.modelId, prior.version, prior.task, prior.tenant, perfSeq, JSON.stringify(prior.stats));
         result.perfSeq = perfSeq;
       }
       if (++this.writes % 256 === 0) s.pruneChanges.run(result.modelSeq - this.changeLogLimit);
@@ -390,7 +390,7 @@ export class SqliteRegistryStore implements RegistryStore {
       };
       for (const flushed of flush.keys) {
         if (!versionExists(flushed)) continue;
-        const id = `${flushed.modelId}\n${flushed.version}\n${flushed.task}`;
+        const id = `${flushed.modelId}\n${flushed.version}\n${flushed.task}\n${flushed.tenant}`;
         this.flushStats(id, flushed, flush, perfSeq);
         for (const [start, samples] of groupByBucket(flushed.samples, flush.bucketMs)) this.flushBucket(`${id}\n${start}`, flushed, start, samples, flush, perfSeq);
       }
@@ -413,39 +413,39 @@ export class SqliteRegistryStore implements RegistryStore {
    */
   private flushStats(id: string, key: PerfFlushKey, flush: PerfFlush, perfSeq: number): void {
     const s = this.statements;
-    const { modelId, version, task } = key;
+    const { modelId, version, task, tenant } = key;
     const cached = this.statsCache.get(id);
     if (cached !== undefined) {
       foldStats(cached.live, key.samples, flush.halfLifeMs);
-      if (s.updateStats.run(perfSeq, JSON.stringify(liveStatsToJSON(cached.live)), modelId, version, task, cached.seq).changes === 1) {
+      if (s.updateStats.run(perfSeq, JSON.stringify(liveStatsToJSON(cached.live)), modelId, version, task, tenant, cached.seq).changes === 1) {
         cached.seq = perfSeq;
         return;
       }
       this.statsCache.delete(id); // another connection wrote the row since (or it is gone)
     }
-    const text = s.stats.get(modelId, version, task) as string | undefined;
+    const text = s.stats.get(modelId, version, task, tenant) as string | undefined;
     const live = text === undefined ? { decayed: new DecayedSums(), all: new Aggregate(flush.relativeAccuracy) } : liveStatsFromJSON(JSON.parse(text) as PerfStatsJson);
     foldStats(live, key.samples, flush.halfLifeMs);
-    s.putStats.run(modelId, version, task, perfSeq, JSON.stringify(liveStatsToJSON(live)));
+    s.putStats.run(modelId, version, task, tenant, perfSeq, JSON.stringify(liveStatsToJSON(live)));
     this.statsCache.set(id, { seq: perfSeq, live });
   }
 
   private flushBucket(id: string, key: PerfKey, start: number, samples: readonly RecordedSample[], flush: PerfFlush, perfSeq: number): void {
     const s = this.statements;
-    const { modelId, version, task } = key;
+    const { modelId, version, task, tenant } = key;
     const cached = this.bucketCache.get(id);
     if (cached !== undefined) {
       foldAggregate(cached.aggregate, samples);
-      if (s.updateBucket.run(perfSeq, JSON.stringify(cached.aggregate.toJSON()), modelId, version, task, start, cached.seq).changes === 1) {
+      if (s.updateBucket.run(perfSeq, JSON.stringify(cached.aggregate.toJSON()), modelId, version, task, tenant, start, cached.seq).changes === 1) {
         cached.seq = perfSeq;
         return;
       }
       this.bucketCache.delete(id);
     }
-    const text = s.bucket.get(modelId, version, task, start) as string | undefined;
+    const text = s.bucket.get(modelId, version, task, tenant, start) as string | undefined;
     const aggregate = text === undefined ? new Aggregate(flush.relativeAccuracy) : Aggregate.fromJSON(JSON.parse(text) as AggregateJson);
     foldAggregate(aggregate, samples);
-    s.putBucket.run(modelId, version, task, start, perfSeq, JSON.stringify(aggregate.toJSON()));
+    s.putBucket.run(modelId, version, task, tenant, start, perfSeq, JSON.stringify(aggregate.toJSON()));
     this.bucketCache.set(id, { seq: perfSeq, aggregate });
   }
 
