@@ -211,7 +211,11 @@ Napi::Value Model::SubmitGenerate(Napi::Env env, const std::shared_ptr<ModelCore
   auto request = std::make_shared<Request>();
   request->vocab = core->vocab();
   request->cache_prompt = RequireBoolean(o.Get("cachePrompt"), "options.cachePrompt");
-  request->n_probs = (int32_t)RequireInteger(o.Get("logprobs"), "options.logprobs", -1, 20);
+  const bool evaluate = !o.Get("continuationTokens").IsUndefined();
+  // A generation reports at most 20 alternatives a token (OpenAI's limit); an evaluation may ask for the
+  // whole vocabulary, so that divergences between two models are exact on small vocabularies.
+  const int32_t max_probs = evaluate ? llama_vocab_n_tokens(core->vocab()) : 20;
+  request->n_probs = (int32_t)RequireInteger(o.Get("logprobs"), "options.logprobs", -1, max_probs);
   Napi::Value adapter = o.Get("adapter");
   if (!adapter.IsUndefined()) {
     const std::string name = RequireString(adapter, "options.adapter");
@@ -222,7 +226,6 @@ Napi::Value Model::SubmitGenerate(Napi::Env env, const std::shared_ptr<ModelCore
     }
     request->adapter_scale = (float)RequireNumber(o.Get("adapterScale"), "options.adapterScale", -100, 100);
   }
-  const bool evaluate = !o.Get("continuationTokens").IsUndefined();
   const bool save_state = OptionalBoolean(o.Get("saveState"), "options.saveState", false);
   if (!o.Get("promptTokens").IsUndefined()) {
     request->prompt = ReadTokens(env, o.Get("promptTokens"), "options.promptTokens", core->vocab());

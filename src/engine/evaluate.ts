@@ -5,6 +5,9 @@ import { type NativeEvaluateParams, type NativeModel } from './native.js';
 import { type EvaluateRequest, type EvaluationResult, type GenerationStream } from '../model/types.js';
 import { requestParams } from './request.js';
 
+/** Generations report at most this many alternatives a token; evaluations up to the vocabulary size. */
+const MAX_GENERATE_TOP = 20;
+
 function tokens(model: NativeModel, field: string, value: unknown, addSpecial: boolean): Int32Array {
   if (typeof value === 'string') return model.tokenize(value, addSpecial, false);
   if (Array.isArray(value)) {
@@ -26,7 +29,10 @@ export function evaluateParams(model: NativeModel, request: EvaluateRequest): Na
   if (continuationTokens.length === 0) {
     throw invalidArgument('request.continuation', 'a continuation of at least one token', request.continuation);
   }
-  return { ...requestParams(request, true), promptTokens, continuationTokens };
+  // Up to the whole vocabulary (exact divergences on small vocabularies); the vocabulary size is read only when needed.
+  const top = request.topLogprobs;
+  const maxTop = typeof top === 'number' && top > MAX_GENERATE_TOP ? model.info().vocabularySize : MAX_GENERATE_TOP;
+  return { ...requestParams(request, true, maxTop), promptTokens, continuationTokens };
 }
 
 /** The evaluation's result from the stream startRequest made of it. */

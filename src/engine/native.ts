@@ -37,7 +37,7 @@ export interface NativeMemoryEntry {
 /** Fields of every generation and evaluation: the prompt cache, log probabilities, the adapter. */
 export interface NativeRequestParams {
   cachePrompt: boolean;
-  /** -1: none; 0: each token's own; k: also the top k (k <= 20). */
+  /** -1: none; 0: each token's own; k: also the top k (k <= 20 for generations, <= vocabulary size for evaluations). */
   logprobs: number;
   /** Name of an adapter loaded on the model; adapterScale is then required. */
   adapter?: string;

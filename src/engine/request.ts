@@ -101,10 +101,13 @@ export function generateParams(model: NativeModel, request: GenerateRequest, cha
   return params;
 }
 
-/** The fields generations and evaluations share: the prompt cache switch, log probabilities, the adapter. */
-export function requestParams(request: GenerateRequest | EvaluateRequest | SaveStateRequest, scoring = false): NativeRequestParams {
+/**
+ * The fields generations and evaluations share: the prompt cache switch, log probabilities, the adapter.
+ * `maxTop` bounds topLogprobs: 20 for generations (OpenAI's limit), the vocabulary size for evaluations.
+ */
+export function requestParams(request: GenerateRequest | EvaluateRequest | SaveStateRequest, scoring = false, maxTop = 20): NativeRequestParams {
   const logprobs = optionalBoolean('request.logprobs', (request as GenerateRequest).logprobs) ?? scoring;
-  const top = optionalInteger('request.topLogprobs', (request as GenerateRequest).topLogprobs, 0, 20);
+  const top = optionalInteger('request.topLogprobs', (request as GenerateRequest).topLogprobs, 0, maxTop);
   if (top !== undefined && !logprobs) throw invalidArgument('request.topLogprobs', 'no topLogprobs unless logprobs is true', top);
   const params: NativeRequestParams = {
     cachePrompt: optionalBoolean('request.cachePrompt', request.cachePrompt) ?? true,

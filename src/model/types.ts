@@ -217,7 +217,7 @@ export interface EvaluateRequest {
   prompt: string | number[];
   /** Text (tokenized on its own, without BOS) or token ids. At least one token. */
   continuation: string | number[];
-  /** Also the k most likely tokens at each position, 0..20. Default 0. */
+  /** Also the k most likely tokens at each position, 0..vocabulary size. Default 0. */
   topLogprobs?: number;
   /** Add BOS etc. when tokenizing a text prompt. Default true. */
   addSpecial?: boolean;

@@ -109,6 +109,29 @@ describe('Model.evaluate', () => {
     expect(e.message).toContain('99999');
     await expectCode(model.evaluate({ prompt: PROMPT, continuation: [1.5] }), 'INVALID_ARGUMENT', 'request.continuation[0]');
     await expectCode(model.evaluate({ prompt: 42 as unknown as string, continuation: 'x' }), 'INVALID_ARGUMENT', 'request.prompt');
-    await expectCode(model.evaluate({ prompt: PROMPT, continuation: 'x', topLogprobs: 30 }), 'INVALID_ARGUMENT', 'request.topLogprobs');
+    const over = model.info.vocabularySize + 1;
+    const e2 = await expectCode(model.evaluate({ prompt: PROMPT, continuation: 'x', topLogprobs: over }), 'INVALID_ARGUMENT', 'request.topLogprobs');
+    expect(e2.message).toContain(String(over));
+    await expectCode(model.evaluate({ prompt: PROMPT, continuation: 'x', topLogprobs: -1 }), 'INVALID_ARGUMENT', 'request.topLogprobs');
+  });
+
+  it('reports the whole distribution at each position when topLogprobs is the vocabulary size (generations stay at 20)', async () => {
+    const vocabulary = model.info.vocabularySize;
+    const continuation = ' there was a little dog';
+    const whole = await model.evaluate({ prompt: PROMPT, continuation, topLogprobs: vocabulary });
+    const twenty = await model.evaluate({ prompt: PROMPT, continuation, topLogprobs: 20 });
+    expect(whole.tokens.length).toBeGreaterThan(1);
+    whole.tokens.forEach((t, i) => {
+      const top = t.top!;
+      expect(top).toHaveLength(vocabulary);
+      expect(new Set(top.map((x) => x.id)).size).toBe(vocabulary);
+      const logprobs = top.map((x) => x.logprob);
+      expect([...logprobs].sort((a, b) => b - a)).toEqual(logprobs);
+      // A whole distribution: the probabilities sum to 1, and the scored token is in it with its own logprob.
+      expect(logprobs.reduce((s, l) => s + Math.exp(l), 0)).toBeCloseTo(1, 4);
+      expect(top.find((x) => x.id === t.id)!.logprob).toBeCloseTo(t.logprob, 6);
+      expect(top.slice(0, 20).map((x) => x.id)).toEqual(twenty.tokens[i]!.top!.map((x) => x.id));
+    });
+    await expectCode(() => model.generate({ prompt: PROMPT, logprobs: true, topLogprobs: 21 }), 'INVALID_ARGUMENT', 'request.topLogprobs');
   });
 });
