@@ -9,5 +9,6 @@ export type { ModelHandle, LocalModelHandle, ModelCapabilities, ModelInfo, Provi
 export { ModelRegistry, SqliteRegistryStore, MemoryRegistryStore } from './registry/index.js';
 export type { RegistryOptions } from './registry/index.js';
 export { ModelPool, createLlamaProvider, createEngineLoader } from './pool/index.js';
-export { registryResolver, mirrorLifecycle, swapToVersion } from './runtime/index.js';
+export { registryResolver, mirrorLifecycle, swapToVersion, FrontDoor } from './runtime/index.js';
+export type { FrontDoorOptions, FrontDoorRequest, FrontDoorResult, FrontDoorStream, EmbedRequest, EmbedResult } from './runtime/index.js';
 export type { PoolOptions, ModelSpec, Lease, PoolStatus, ModelLoader } from './pool/index.js';

@@ -16,11 +16,16 @@ import type { ModelPool, ModelSpec, PoolEvent, SwapOptions, SwapResult } from '.
 /** Pool settings a registry does not hold (context, parallel sequences, keep-alive, ...). */
 export type SpecDefaults = Partial<Omit<ModelSpec, 'id' | 'source' | 'version'>>;
 
-/** The pool spec of a registered version; undefined for sources the engine cannot load in process. */
+/**
+ * The pool spec of a registered version; undefined for sources the engine cannot load in process.
+ * A model whose only task is 'embedding' loads for embeddings.
+ */
 export function specFromResolved(resolved: ResolvedModel, id: string = resolved.model.id, defaults: SpecDefaults = {}): ModelSpec | undefined {
   const source = resolved.version.source;
   if (source.kind !== 'gguf') return undefined;
-  return { ...defaults, id, source: source.path, version: resolved.version.version };
+  const tasks = resolved.model.tasks;
+  const embeddings = defaults.embeddings ?? (tasks.length > 0 && tasks.every((task) => task === 'embedding'));
+  return { ...defaults, id, source: source.path, version: resolved.version.version, ...(embeddings ? { embeddings } : {}) };
 }
 
 /**
@@ -31,6 +36,24 @@ export function registryResolver(registry: ModelRegistry, defaults: SpecDefaults
   return (name) => {
     try {
       return specFromResolved(registry.resolve(name), undefined, defaults);
+    } catch (error) {
+      if (isModelpoolError(error, 'MODEL_NOT_FOUND') || isModelpoolError(error, 'VERSION_NOT_FOUND')) return undefined;
+      throw error;
+    }
+  };
+}
+
+/**
+ * A `resolve` option for the pool that also knows versions: `id@version` (how the front door names a
+ * version other than the default, see `poolId`) loads that version under that pool id.
+ */
+export function versionedResolver(registry: ModelRegistry, defaults: SpecDefaults = {}): (id: string) => ModelSpec | undefined {
+  const plain = registryResolver(registry, defaults);
+  return (name) => {
+    const at = name.lastIndexOf('@');
+    if (at <= 0) return plain(name);
+    try {
+      return specFromResolved(registry.resolve(name.slice(0, at), name.slice(at + 1)), name, defaults);
     } catch (error) {
       if (isModelpoolError(error, 'MODEL_NOT_FOUND') || isModelpoolError(error, 'VERSION_NOT_FOUND')) return undefined;
       throw error;
@@ -78,7 +101,9 @@ export function mirrorLifecycle(
     for (const to of states) {
       let current: ResolvedModel;
       try {
-        current = registry.resolve(modelId, version);
+        // A version loaded under `id@version` (see versionedResolver) belongs to model `id`.
+        const at = modelId.lastIndexOf('@');
+        current = registry.resolve(at > 0 ? modelId.slice(0, at) : modelId, version);
       } catch {
         return;
       }

@@ -1,0 +1,386 @@
+/**
+ * The front door: one object over a registry, a pool and a selection policy. A request names a model
+ * or a task with constraints; the front door admits it, selects a model (the selector, over the
+ * registry's versions and their measured history), leases it from the pool, runs it, measures what
+ * it cost (wall, queue, first token, tokens, CPU core-seconds, memory GB-seconds shared among the
+ * requests the model served meanwhile, dollars), records that into the history, the cost ledger and
+ * the selector, and answers with `{ model, version, cost, selection }` beside the model's result.
+ * The server and the CLI use only this.
+ */
+import { ModelpoolError, isModelpoolError } from '../errors.js';
+import { CostLedger, MemoryMeter, costOf, type LocalRates, type PriceTable, type RequestCost } from '../cost/index.js';
+import { isLocalModel, type ModelHandle } from '../model/handle.js';
+import type { GenerateRequest, GenerationChunk, GenerationResult } from '../model/types.js';
+import { ModelPool, type Lease, type PoolOptions, type Priority } from '../pool/index.js';
+import type { ModelRegistry } from '../registry/index.js';
+import { Selector, type CandidateExplanation, type Constraints, type Objective, type Selection } from '../select/index.js';
+import type { Task } from '../telemetry/types.js';
+import { optionalInteger, plainObject } from '../validate.js';
+import type { JudgeRunner } from '../judge/index.js';
+import { Admission, type AdmissionOptions } from './admission.js';
+import { CandidateSource, poolId, type CandidateSourceOptions } from './candidates.js';
+import { mirrorLifecycle, versionedResolver, type SpecDefaults } from './registry-bridge.js';
+import { Channel } from './stream.js';
+import { Recorder, type JudgedEvent, type JudgingOptions, type RequestEvent } from './recorder.js';
+import { routeOf, type Route } from './route.js';
+
+/** How a request is routed; the rest of a request is the model's ({@link GenerateRequest}). */
+export interface RouteOptions {
+  /** A model id or alias (registry or pool). Without it the front door selects one for `task`. */
+  model?: string;
+  /** With `model`: a version other than the default. */
+  version?: string;
+  /** What the request is for. Default 'chat' with messages, 'completion' with a prompt, 'embedding' for embed(). */
+  task?: Task;
+  /** Hard limits a selected model must meet (not with `model`). */
+  constraints?: Constraints;
+  /** Weights of the selection's objective (not with `model`). Default: the selector's. */
+  objective?: Objective;
+  /** The caller, for cost aggregation and budgets. */
+  tenant?: string;
+  /** Labels of the request (selection context). */
+  tags?: string[];
+  priority?: Priority;
+  /** Bound on the wait for a model (admission, queue, load), ms. */
+  timeoutMs?: number;
+}
+
+export type FrontDoorRequest = GenerateRequest & RouteOptions;
+
+export interface EmbedRequest extends RouteOptions {
+  input: string | string[];
+  signal?: AbortSignal;
+}
+
+/** How the model was chosen. */
+export interface SelectionInfo {
+  /** 'named': the request named the model; 'selected': the selector chose it. */
+  mode: 'named' | 'selected';
+  task: string;
+  contextKey?: string;
+  /** The choice was an exploration draw (Thompson sampling) rather than the best posterior mean. */
+  explored?: boolean;
+  score?: number;
+  /** Every candidate: rejected by which constraint, or its score. Empty for 'named'. */
+  candidates(): CandidateExplanation[];
+}
+
+/** What the front door adds to a model's answer. */
+export interface Routed {
+  model: string;
+  version: string | undefined;
+  cost: RequestCost;
+  selection: SelectionInfo;
+}
+
+export type FrontDoorResult = GenerationResult & Routed;
+
+export interface EmbedResult extends Routed {
+  embeddings: Float32Array[];
+}
+
+export interface FrontDoorStream extends AsyncIterable<string> {
+  readonly result: Promise<FrontDoorResult>;
+  chunks(): AsyncIterable<GenerationChunk>;
+}
+
+export interface FrontDoorOptions {
+  registry: ModelRegistry;
+  /** The pool to run models in. Default: a pool over the registry that this front door owns and disposes. */
+  pool?: ModelPool;
+  /** Options of the pool created when `pool` is not given (`resolve` is set to the registry's). */
+  poolOptions?: Omit<PoolOptions, 'resolve'>;
+  /** Pool settings a registry does not hold (context size, parallel sequences, ...), for the pool created here. */
+  specDefaults?: SpecDefaults;
+  selector?: Selector;
+  /** Dollar rates of local compute (per core-hour, GB-hour, GPU-hour, kWh). */
+  rates?: LocalRates;
+  /** Prices of remote models. */
+  prices?: PriceTable;
+  /** Where costs are aggregated and budgets checked. Default: a ledger of its own. */
+  ledger?: CostLedger;
+  admission?: AdmissionOptions;
+  candidates?: CandidateSourceOptions;
+  /** Judge answers as they are served; the verdicts are the quality the history and the selector learn from. */
+  judging?: JudgingOptions;
+}
+
+
+function defaultTask(request: { messages?: unknown }): Task {
+  return request.messages !== undefined ? 'chat' : 'completion';
+}
+
+const FREE = { inputPerMillion: 0, outputPerMillion: 0 };
+const NAMED_EXPLANATION = (): CandidateExplanation[] => [];
+
+/** Errors that say nothing about the model (the caller's input, its abort, a full queue). */
+function modelsFault(error: unknown): boolean {
+  if (!isModelpoolError(error)) return true;
+  return !['INVALID_ARGUMENT', 'INVALID_SCHEMA', 'ABORTED', 'QUEUE_FULL', 'BUDGET_EXCEEDED', 'DISPOSED', 'CONTEXT_OVERFLOW'].includes(error.code);
+}
+
+interface Pick {
+  poolId: string;
+  model: string;
+  version: string | undefined;
+  /** Registered in the registry (history is recorded). */
+  registered: boolean;
+  selection: SelectionInfo;
+}
+
+
+export class FrontDoor {
+  readonly registry: ModelRegistry;
+  readonly pool: ModelPool;
+  readonly selector: Selector;
+  readonly ledger: CostLedger;
+  readonly admission: Admission;
+  readonly #rates: LocalRates | undefined;
+  readonly #prices: PriceTable | undefined;
+  readonly #ownsPool: boolean;
+  readonly #candidates: CandidateSource;
+  readonly #meters = new WeakMap<ModelHandle, MemoryMeter>();
+  readonly #stopMirror: (() => void) & { flush(): Promise<void> };
+  readonly #running = new Set<Promise<unknown>>();
+  readonly #recorder: Recorder;
+  #disposed = false;
+
+  constructor(options: FrontDoorOptions) {
+    plainObject('options', options);
+    if (options.registry === undefined) throw new ModelpoolError('INVALID_ARGUMENT', 'Expected a ModelRegistry for options.registry', { field: 'options.registry' });
+    this.registry = options.registry;
+    this.#ownsPool = options.pool === undefined;
+    this.pool = options.pool ?? new ModelPool({ ...options.poolOptions, resolve: versionedResolver(options.registry, options.specDefaults) });
+    this.selector = options.selector ?? new Selector();
+    this.ledger = options.ledger ?? new CostLedger();
+    this.admission = new Admission(options.admission);
+    this.#rates = options.rates;
+    this.#prices = options.prices;
+    this.#candidates = new CandidateSource(this.registry, this.pool, options.candidates);
+    this.#stopMirror = mirrorLifecycle(this.pool, this.registry);
+    this.#recorder = new Recorder(this.registry, this.selector, this.ledger, options.judging, (model) => this.judgeRunner(model));
+  }
+
+  /** A judge runner that leases `model` from this front door's pool for each verdict. */
+  judgeRunner(model: string): JudgeRunner {
+    return <T>(fn: (handle: ModelHandle) => Promise<T>, signal?: AbortSignal) => this.pool.use(model, (lease) => fn(lease.model), { signal });
+  }
+
+  /** Listens to finished requests or to verdicts; returns the function that stops listening. */
+  on(type: 'request', listener: (event: RequestEvent) => void): () => void;
+  on(type: 'judged', listener: (event: JudgedEvent) => void): () => void;
+  on(type: 'request' | 'judged', listener: (event: never) => void): () => void {
+    return this.#recorder.on(type, listener);
+  }
+
+  /** Resolves when the recording (ledger, history, selector, events) and judging of the requests finished so far have ended. */
+  settled(): Promise<void> {
+    return this.#recorder.settled();
+  }
+
+  /** Chooses a model for a task without running anything (what `generate` would pick now). */
+  select(request: { task: Task; constraints?: Constraints; objective?: Objective; tags?: string[]; promptTokens?: number }): Selection {
+    plainObject('request', request);
+    const list = this.#candidates.forTask(request.task);
+    const context: { promptTokens?: number; tags?: string[] } = {};
+    if (request.promptTokens !== undefined) context.promptTokens = optionalInteger('request.promptTokens', request.promptTokens, 0);
+    if (request.tags !== undefined) context.tags = request.tags;
+    return this.selector.select({ task: request.task, constraints: request.constraints, objective: request.objective, context }, list.candidates);
+  }
+
+  /** Runs a request to the end. Rejects with the model's error, or UNSATISFIABLE, QUEUE_FULL, BUDGET_EXCEEDED, ... */
+  async complete(request: FrontDoorRequest): Promise<FrontDoorResult> {
+    const route = routeOf(request, defaultTask(request));
+    this.#checkOpen();
+    // No stream to feed: the model's own complete() (route.request keeps the caller's signal).
+    return this.#track(this.#run(route, route.signal, async (lease) => ({ result: await lease.model.complete(route.request) })));
+  }
+
+  /** Streams a request's text; `result` carries the model's result with model, version, cost and selection. */
+  generate(request: FrontDoorRequest): FrontDoorStream {
+    const route = routeOf(request, defaultTask(request));
+    this.#checkOpen();
+    const channel = new Channel();
+    const controller = new AbortController();
+    const signal = route.signal === undefined ? controller.signal : AbortSignal.any([route.signal, controller.signal]);
+    const result = this.#track(this.#run(route, signal, async (lease) => {
+      const stream = lease.model.generate({ ...route.request, signal });
+      for await (const chunk of stream.chunks()) channel.push(chunk);
+      return { result: await stream.result };
+    }));
+    void result.then(
+      () => channel.end(),
+      (error) => channel.end(error),
+    );
+    const iterate = () => channel.iterator(() => controller.abort());
+    return {
+      result,
+      chunks: () => ({ [Symbol.asyncIterator]: iterate }),
+      [Symbol.asyncIterator]: () => {
+        const inner = iterate();
+        return {
+          next: async () => {
+            const step = await inner.next();
+            return step.done ? { value: undefined, done: true } : { value: step.value.text, done: false };
+          },
+          return: () => inner.return!(),
+        } as AsyncIterator<string>;
+      },
+    } as FrontDoorStream;
+  }
+
+  /** Embeddings of one text or many, by a named model or one selected for the 'embedding' task. */
+  async embed(request: EmbedRequest): Promise<EmbedResult> {
+    const route = routeOf(request, 'embedding');
+    const texts = typeof request.input === 'string' ? [request.input] : request.input;
+    if (!Array.isArray(texts) || texts.length === 0 || texts.some((t) => typeof t !== 'string')) {
+      throw new ModelpoolError('INVALID_ARGUMENT', 'Expected a string or a non-empty array of strings for request.input', { field: 'request.input', value: request.input });
+    }
+    this.#checkOpen();
+    const signal = route.signal;
+    return this.#track(
+      this.#run(route, signal, async (lease) => ({ embeddings: await lease.model.embed(texts) })),
+    ) as unknown as Promise<EmbedResult>;
+  }
+
+  /** Waits for requests in flight, stops mirroring into the registry and disposes the pool it created. */
+  async dispose(options: { abort?: boolean } = {}): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    if (!options.abort) await Promise.allSettled([...this.#running]);
+    await this.settled();
+    this.#candidates.close();
+    if (this.#ownsPool) await this.pool.dispose(options);
+    await this.#stopMirror.flush();
+    this.#stopMirror();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  #checkOpen(): void {
+    if (this.#disposed) throw new ModelpoolError('DISPOSED', 'The front door is disposed');
+  }
+
+  #track<T>(promise: Promise<T>): Promise<T> {
+    this.#running.add(promise);
+    const done = () => this.#running.delete(promise);
+    promise.then(done, done);
+    return promise;
+  }
+
+  #pick(route: Route): Pick {
+    if (route.model !== undefined) {
+      const resolved = this.registry.has(route.model) ? this.registry.resolve(route.model, route.version) : undefined;
+      if (resolved === undefined) {
+        if (route.version !== undefined) throw new ModelpoolError('MODEL_NOT_FOUND', `No registered model "${route.model}"`, { field: 'request.model', value: route.model });
+        return { poolId: route.model, model: route.model, version: undefined, registered: false, selection: { mode: 'named', task: route.task, candidates: NAMED_EXPLANATION } };
+      }
+      return {
+        poolId: poolId(resolved.model, resolved.version.version),
+        model: resolved.model.id,
+        version: resolved.version.version,
+        registered: true,
+        selection: { mode: 'named', task: route.task, candidates: NAMED_EXPLANATION },
+      };
+    }
+    const list = this.#candidates.forTask(route.task);
+    const selection = this.selector.select({ task: route.task, constraints: route.constraints, objective: route.objective, context: route.context }, list.candidates);
+    const entry = this.#candidates.entry(selection.modelId, selection.version);
+    return {
+      poolId: entry?.poolId ?? selection.modelId,
+      model: selection.modelId,
+      version: selection.version,
+      registered: entry !== undefined,
+      selection: {
+        mode: 'selected',
+        task: route.task,
+        contextKey: selection.contextKey,
+        explored: selection.explored,
+        score: selection.score,
+        candidates: () => selection.candidates(),
+      },
+    };
+  }
+
+  async #run(
+    route: Route,
+    signal: AbortSignal | undefined,
+    work: (lease: Lease) => Promise<{ result?: GenerationResult; embeddings?: Float32Array[] }>,
+  ): Promise<FrontDoorResult> {
+    const started = performance.now();
+    const entering = this.admission.enter(signal);
+    if (entering !== undefined) await entering;
+    const admittedAt = performance.now();
+    let pick: Pick | undefined;
+    try {
+      pick = this.#pick(route);
+      if (this.ledger.budgetCount > 0) {
+        this.#recorder.applyCosts();
+        this.ledger.check({ tenant: route.tenant, model: pick.model, provider: 'local' }, { tokens: route.estimatedTokens, usd: 0 });
+      }
+      const chosen = pick;
+      return await this.pool.use(
+        pick.poolId,
+        async (lease) => {
+          const grantedAt = performance.now();
+          const meter = this.#meterOf(lease.model);
+          const ticket = meter?.begin();
+          let memoryGbSeconds = 0;
+          let out: Awaited<ReturnType<typeof work>>;
+          try {
+            out = await work(lease);
+          } finally {
+            if (meter !== undefined && ticket !== undefined) memoryGbSeconds = meter.end(ticket);
+          }
+          // What really ran: the pool may still hold an earlier default version under the model id.
+          const version = lease.version ?? chosen.version;
+          const r = out.result;
+          const endedAt = performance.now();
+          const cost = costOf(
+            {
+              provider: lease.model.local ? 'local' : 'remote',
+              wallMs: endedAt - started,
+              queueMs: admittedAt - started + lease.waitedMs + (r?.queuedMs ?? 0),
+              ttftMs: r === undefined ? undefined : grantedAt - started + r.timeToFirstTokenMs,
+              promptTokens: r?.promptTokens ?? 0,
+              cachedPromptTokens: r?.cachedPromptTokens ?? 0,
+              generatedTokens: r?.generatedTokens ?? 0,
+              cpuMs: r?.cpuMs ?? (endedAt - grantedAt) * (isLocalModel(lease.model) ? lease.model.threads : 0),
+              memoryGbSeconds,
+            },
+            // A remote model without a price in the table is reported at $0 for its tokens (the price table is the user's).
+            { rates: this.#rates, price: lease.model.local ? undefined : (this.#prices?.price('remote', chosen.model) ?? FREE) },
+          );
+          this.#recorder.record(route, chosen, version, cost, true, r);
+          const routed: Routed = { model: chosen.model, version, cost, selection: chosen.selection };
+          if (out.embeddings !== undefined) return { embeddings: out.embeddings, ...routed } as unknown as FrontDoorResult;
+          return { ...r!, ...routed };
+        },
+        { priority: route.priority, timeoutMs: route.timeoutMs, signal },
+      );
+    } catch (error) {
+      if (pick !== undefined && modelsFault(error)) {
+        const wallMs = performance.now() - started;
+        this.#recorder.record(route, pick, pick.version, undefined, false, undefined, wallMs, error);
+      }
+      throw error;
+    } finally {
+      this.admission.release();
+    }
+  }
+
+  #meterOf(model: ModelHandle): MemoryMeter | undefined {
+    if (!isLocalModel(model)) return undefined;
+    let meter = this.#meters.get(model);
+    if (meter === undefined) {
+      meter = new MemoryMeter(model.memory.total);
+      this.#meters.set(model, meter);
+    }
+    return meter;
+  }
+}
+

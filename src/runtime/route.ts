@@ -1,0 +1,89 @@
+/**
+ * A front-door request taken apart: how it is routed (model or task with constraints, tenant, tags,
+ * priority) and the model's own request, each field checked with a typed error naming it.
+ */
+import { invalidArgument } from '../errors.js';
+import type { GenerateRequest } from '../model/types.js';
+import type { Priority } from '../pool/index.js';
+import type { Constraints, Objective } from '../select/index.js';
+import type { Task } from '../telemetry/types.js';
+import { nonEmptyString, optionalInteger, optionalSignal, plainObject } from '../validate.js';
+
+export interface Route {
+  model?: string;
+  version?: string;
+  task: Task;
+  constraints?: Constraints;
+  objective?: Objective;
+  tenant?: string;
+  tags?: string[];
+  priority?: Priority;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** The selection context: the prompt's approximate length in tokens and the request's tags. */
+  context: { promptTokens: number; tags?: string[] };
+  /** Prompt (approximate) plus the most tokens the request may generate, for budget checks. */
+  estimatedTokens: number;
+  /** What the model gets: the request without the routing fields. */
+  request: GenerateRequest;
+}
+
+const ROUTE_KEYS = new Set(['model', 'version', 'task', 'constraints', 'objective', 'tenant', 'tags', 'priority', 'timeoutMs']);
+
+/** The prompt's length in tokens, roughly (4 characters a token), without tokenizing: it picks a selection bucket. */
+export function promptLength(request: { prompt?: unknown; messages?: unknown; input?: unknown }): number {
+  let chars = 0;
+  if (typeof request.prompt === 'string') chars = request.prompt.length;
+  else if (typeof request.input === 'string') chars = request.input.length;
+  else if (Array.isArray(request.input)) for (const text of request.input) chars += typeof text === 'string' ? text.length : 0;
+  else if (Array.isArray(request.messages)) {
+    for (const message of request.messages as Array<{ content?: unknown }>) {
+      const content = message?.content;
+      if (typeof content === 'string') chars += content.length;
+      else if (Array.isArray(content)) for (const part of content as Array<{ text?: unknown }>) chars += typeof part?.text === 'string' ? part.text.length : 0;
+    }
+  }
+  return Math.ceil(chars / 4);
+}
+
+function stringList(field: string, value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v.length === 0)) throw invalidArgument(field, 'an array of non-empty strings', value);
+  return value as string[];
+}
+
+export function routeOf(input: object, defaultTask: Task): Route {
+  const raw = plainObject('request', input);
+  const request: Record<string, unknown> = {};
+  for (const key of Object.keys(raw)) if (!ROUTE_KEYS.has(key)) request[key] = raw[key];
+  const model = raw.model === undefined ? undefined : nonEmptyString('request.model', raw.model, 256);
+  const version = raw.version === undefined ? undefined : nonEmptyString('request.version', raw.version, 64);
+  if (version !== undefined && model === undefined) throw invalidArgument('request.version', 'no version without request.model', version);
+  const task = raw.task === undefined ? defaultTask : nonEmptyString('request.task', raw.task, 64);
+  if (model !== undefined && raw.constraints !== undefined) throw invalidArgument('request.constraints', 'no constraints with request.model (constraints guide a selection)', raw.constraints);
+  if (model !== undefined && raw.objective !== undefined) throw invalidArgument('request.objective', 'no objective with request.model (an objective guides a selection)', raw.objective);
+  if (raw.constraints !== undefined) plainObject('request.constraints', raw.constraints);
+  if (raw.objective !== undefined) plainObject('request.objective', raw.objective);
+  const tenant = raw.tenant === undefined ? undefined : nonEmptyString('request.tenant', raw.tenant, 200);
+  const tags = stringList('request.tags', raw.tags);
+  const timeoutMs = optionalInteger('request.timeoutMs', raw.timeoutMs, 0);
+  const signal = optionalSignal('request.signal', raw.signal);
+  const maxTokens = typeof raw.maxTokens === 'number' ? raw.maxTokens : 256;
+  const promptTokens = promptLength(raw);
+  const route: Route = {
+    task,
+    context: tags === undefined ? { promptTokens } : { promptTokens, tags },
+    estimatedTokens: promptTokens + maxTokens,
+    request: request as GenerateRequest,
+  };
+  if (model !== undefined) route.model = model;
+  if (version !== undefined) route.version = version;
+  if (raw.constraints !== undefined) route.constraints = raw.constraints as Constraints;
+  if (raw.objective !== undefined) route.objective = raw.objective as Objective;
+  if (tenant !== undefined) route.tenant = tenant;
+  if (tags !== undefined) route.tags = tags;
+  if (raw.priority !== undefined) route.priority = raw.priority as Priority;
+  if (timeoutMs !== undefined) route.timeoutMs = timeoutMs;
+  if (signal !== undefined) route.signal = signal;
+  return route;
+}
