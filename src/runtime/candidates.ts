@@ -77,11 +77,8 @@ export class CandidateSource {
       registry.on(event, invalidate);
       this.#off.push(() => registry.off(event, invalidate));
     }
-    this.#off.push(
-      pool.on('*', (event) => {
-        if (event.type === 'ready' || event.type === 'unload' || event.type === 'swap') this.invalidate();
-      }),
-    );
+    // Specific events only: a '*' listener would make the pool build every per-request event.
+    for (const event of ['ready', 'unload', 'swap'] as const) this.#off.push(pool.on(event, invalidate));
   }
 
   invalidate(): void {

@@ -358,9 +358,10 @@ export class FrontDoor {
           this.#recorder.record(route, chosen, version, cost, true, r);
           const routed: Routed = { model: chosen.model, version, cost, selection: chosen.selection };
           if (out.embeddings !== undefined) return { embeddings: out.embeddings, ...routed } as unknown as FrontDoorResult;
-          return { ...r!, ...routed };
+          // The model's result object is this request's own: extended in place rather than copied.
+          return Object.assign(r!, routed);
         },
-        { priority: route.priority, timeoutMs: route.timeoutMs, signal },
+        route.priority === undefined && route.timeoutMs === undefined && signal === undefined ? undefined : { priority: route.priority, timeoutMs: route.timeoutMs, signal },
       );
     } catch (error) {
       if (pick !== undefined && modelsFault(error)) {

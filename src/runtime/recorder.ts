@@ -77,6 +77,8 @@ export class Recorder {
   readonly #pending: Array<() => void> = [];
   /** Costs of finished requests not yet in the ledger. */
   readonly #costs: Array<{ key: CostKey; cost: RequestCost }> = [];
+  /** settled() calls waiting for the next flush. */
+  readonly #flushed: Array<() => void> = [];
   readonly #listeners = { request: new Set<(event: RequestEvent) => void>(), judged: new Set<(event: JudgedEvent) => void>() };
 
   constructor(registry: ModelRegistry, selector: Selector, ledger: CostLedger, judging: JudgingOptions | undefined, runner: (model: string) => JudgeRunner) {
@@ -94,7 +96,10 @@ export class Recorder {
 
   /** Resolves when the recording and judging of the requests finished so far have ended. */
   async settled(): Promise<void> {
-    while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
+    while (this.#pending.length > 0 || this.#background.size > 0) {
+      if (this.#pending.length > 0) await new Promise<void>((resolve) => this.#flushed.push(resolve));
+      else await Promise.allSettled([...this.#background]);
+    }
   }
 
   /**
@@ -109,11 +114,7 @@ export class Recorder {
       this.#costs.push({ key, cost });
     }
     this.#pending.push(() => this.#finish(route, pick, version, cost, success, r, cost?.wallMs ?? wallMs ?? 0, error));
-    if (this.#pending.length === 1) {
-      const flushed = new Promise<void>((resolve) => setImmediate(() => resolve(this.#flush())));
-      this.#background.add(flushed);
-      void flushed.finally(() => this.#background.delete(flushed));
-    }
+    if (this.#pending.length === 1) setImmediate(this.#flush);
   }
 
   /** Records the costs not yet in the ledger. */
@@ -122,7 +123,7 @@ export class Recorder {
     for (const { key, cost } of this.#costs.splice(0)) this.#ledger.record(key, cost);
   }
 
-  #flush(): void {
+  readonly #flush = (): void => {
     try {
       this.applyCosts();
     } catch (error) {
@@ -135,7 +136,8 @@ export class Recorder {
         process.emitWarning(`modelpool: recording a front-door request failed: ${String(error)}`);
       }
     }
-  }
+    for (const resolve of this.#flushed.splice(0)) resolve();
+  };
 
   #finish(route: Route, pick: Picked, version: string | undefined, cost: RequestCost | undefined, success: boolean, r: GenerationResult | undefined, totalMs: number, error?: unknown): void {
     const event: RequestEvent = { model: pick.model, version, task: route.task, success };

@@ -61,6 +61,9 @@ export function versionedResolver(registry: ModelRegistry, defaults: SpecDefault
   };
 }
 
+/** The pool events that move a registry version through its lifecycle (see `stepsFor`). */
+const LIFECYCLE_EVENTS = ['load', 'ready', 'load-failed', 'swap', 'rollback', 'unload'] as const;
+
 /** Registry states the pool's events lead to, in order (each step must be legal from the last). */
 function stepsFor(event: PoolEvent): Array<{ version: string | undefined; to: LifecycleState[] }> {
   switch (event.type) {
@@ -115,7 +118,8 @@ export function mirrorLifecycle(
       }
     }
   };
-  const off = pool.on('*', (event) => {
+  // Only the events that move a lifecycle: a '*' listener would make the pool build every per-request event.
+  const listener = (event: PoolEvent) => {
     if (!('modelId' in event)) return;
     for (const step of stepsFor(event)) {
       if (step.version === undefined) continue;
@@ -127,8 +131,11 @@ export function mirrorLifecycle(
         if (chains.get(key) === next) chains.delete(key);
       });
     }
-  });
-  const stop = (() => off()) as (() => void) & { flush(): Promise<void> };
+  };
+  const offs = LIFECYCLE_EVENTS.map((type) => pool.on(type, listener));
+  const stop = (() => {
+    for (const off of offs) off();
+  }) as (() => void) & { flush(): Promise<void> };
   stop.flush = async () => {
     while (chains.size > 0) await Promise.all([...chains.values()]);
   };
