@@ -30,6 +30,7 @@ const STORIES = join(root, '..', 'shared', 'models', 'stories260K.gguf');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 400);
 const CANDIDATES = Number(process.env.BENCH_CANDIDATES ?? 10);
 const NODE = process.env.BENCH_NODE ?? process.execPath;
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 50);
 const KINDS = ['direct', 'pool', 'named', 'selected'] as const;
 type Kind = (typeof KINDS)[number];
 
@@ -43,7 +44,7 @@ interface ChildResult {
 it('front door overhead against the direct in-process call', { timeout: 900_000 }, () => {
   if (!existsSync(join(root, 'lib', 'runtime', 'front-door.js'))) throw new Error('Run `npm run build` first: the benchmark measures the built package');
   const child = join(root, 'bench', 'fixtures', 'front-door-child.mjs');
-  const text = execFileSync(NODE, [child, JSON.stringify({ stories: STORIES, rounds: ROUNDS, candidates: CANDIDATES })], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const text = execFileSync(NODE, [child, JSON.stringify({ stories: STORIES, rounds: ROUNDS, candidates: CANDIDATES, warmup: WARMUP })], { encoding: 'utf8', maxBuffer: 64 << 20 });
   const result = JSON.parse(text.trim().split('\n').pop()!) as ChildResult;
   const sum = (key: 'wall' | 'own' | 'cpu') => Object.fromEntries(KINDS.map((k) => [k, summarize(result.kinds[k][key])])) as Record<Kind, ReturnType<typeof summarize>>;
   const s = sum('wall');
@@ -54,7 +55,7 @@ it('front door overhead against the direct in-process call', { timeout: 900_000 
     return `${fmt(extra * 1000)} µs = ${((100 * extra) / s.direct.median).toFixed(2)}%`;
   };
   const lines = [
-    `### front door overhead, stories260K, 16 tokens, ${ROUNDS - 1} interleaved rounds, ${CANDIDATES} registered candidates, Node ${result.node}`,
+    `### front door overhead, stories260K, 16 tokens, ${ROUNDS} interleaved rounds after ${WARMUP} warm-up rounds, ${CANDIDATES} registered candidates, Node ${result.node}`,
     '| request | wall ms | outside the engine ms (wall − totalMs) | added vs direct | added vs pool lease | main-thread CPU ms (incl. bookkeeping) | CPU added vs pool lease |',
     '|---|---|---|---|---|---|---|',
     ...KINDS.map((k) => {
