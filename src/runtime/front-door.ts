@@ -71,6 +71,12 @@ export interface Routed {
   version: string | undefined;
   cost: RequestCost;
   selection: SelectionInfo;
+  /**
+   * The front door's own time on this request before it answered, ms: routing, selection, budget check,
+   * cost and recording — not the admission wait, the pool's lease or the model. (Its history, selector
+   * and event bookkeeping runs just after the answer.)
+   */
+  overheadMs: number;
 }
 
 export type FrontDoorResult = GenerationResult & Routed;
@@ -190,20 +196,22 @@ export class FrontDoor {
 
   /** Runs a request to the end. Rejects with the model's error, or UNSATISFIABLE, QUEUE_FULL, BUDGET_EXCEEDED, ... */
   async complete(request: FrontDoorRequest): Promise<FrontDoorResult> {
+    const entered = performance.now();
     const route = routeOf(request, defaultTask(request));
     this.#checkOpen();
     // No stream to feed: the model's own complete() (route.request keeps the caller's signal).
-    return this.#track(this.#run(route, route.signal, async (lease) => ({ result: await lease.model.complete(route.request) })));
+    return this.#track(this.#run(entered, route, route.signal, async (lease) => ({ result: await lease.model.complete(route.request) })));
   }
 
   /** Streams a request's text; `result` carries the model's result with model, version, cost and selection. */
   generate(request: FrontDoorRequest): FrontDoorStream {
+    const entered = performance.now();
     const route = routeOf(request, defaultTask(request));
     this.#checkOpen();
     const channel = new Channel();
     const controller = new AbortController();
     const signal = route.signal === undefined ? controller.signal : AbortSignal.any([route.signal, controller.signal]);
-    const result = this.#track(this.#run(route, signal, async (lease) => {
+    const result = this.#track(this.#run(entered, route, signal, async (lease) => {
       const stream = lease.model.generate({ ...route.request, signal });
       for await (const chunk of stream.chunks()) channel.push(chunk);
       return { result: await stream.result };
@@ -231,6 +239,7 @@ export class FrontDoor {
 
   /** Embeddings of one text or many, by a named model or one selected for the 'embedding' task. */
   async embed(request: EmbedRequest): Promise<EmbedResult> {
+    const entered = performance.now();
     const route = routeOf(request, 'embedding');
     const texts = typeof request.input === 'string' ? [request.input] : request.input;
     if (!Array.isArray(texts) || texts.length === 0 || texts.some((t) => typeof t !== 'string')) {
@@ -239,7 +248,7 @@ export class FrontDoor {
     this.#checkOpen();
     const signal = route.signal;
     return this.#track(
-      this.#run(route, signal, async (lease) => ({ embeddings: await lease.model.embed(texts) })),
+      this.#run(entered, route, signal, async (lease) => ({ embeddings: await lease.model.embed(texts) })),
     ) as unknown as Promise<EmbedResult>;
   }
 
@@ -307,11 +316,12 @@ export class FrontDoor {
   }
 
   async #run(
+    started: number,
     route: Route,
     signal: AbortSignal | undefined,
     work: (lease: Lease) => Promise<{ result?: GenerationResult; embeddings?: Float32Array[] }>,
   ): Promise<FrontDoorResult> {
-    const started = performance.now();
+    const admitting = performance.now();
     const entering = this.admission.enter(signal);
     if (entering !== undefined) await entering;
     const admittedAt = performance.now();
@@ -323,6 +333,8 @@ export class FrontDoor {
         this.ledger.check({ tenant: route.tenant, model: pick.model, provider: 'local' }, { tokens: route.estimatedTokens, usd: 0 });
       }
       const chosen = pick;
+      // The front door's own time before the lease: routing, selection, budget check (not the admission wait).
+      const before = admitting - started + (performance.now() - admittedAt);
       return await this.pool.use(
         pick.poolId,
         async (lease) => {
@@ -331,8 +343,11 @@ export class FrontDoor {
           const ticket = meter?.begin();
           let memoryGbSeconds = 0;
           let out: Awaited<ReturnType<typeof work>>;
+          const working = performance.now();
+          let worked = working;
           try {
             out = await work(lease);
+            worked = performance.now();
           } finally {
             if (meter !== undefined && ticket !== undefined) memoryGbSeconds = meter.end(ticket);
           }
@@ -356,7 +371,8 @@ export class FrontDoor {
             { rates: this.#rates, price: lease.model.local ? undefined : (this.#prices?.price('remote', chosen.model) ?? FREE) },
           );
           this.#recorder.record(route, chosen, version, cost, true, r);
-          const routed: Routed = { model: chosen.model, version, cost, selection: chosen.selection };
+          const overheadMs = before + (working - grantedAt) + (performance.now() - worked);
+          const routed: Routed = { model: chosen.model, version, cost, selection: chosen.selection, overheadMs };
           if (out.embeddings !== undefined) return { embeddings: out.embeddings, ...routed } as unknown as FrontDoorResult;
           // The model's result object is this request's own: extended in place rather than copied.
           return Object.assign(r!, routed);

@@ -70,6 +70,8 @@ describe('FrontDoor: a named model', () => {
     expect(cost.cpuCoreSeconds).toBeGreaterThan(0);
     expect(cost.memoryGbSeconds).toBeGreaterThan(0);
     expect(cost.wallMs).toBeGreaterThanOrEqual(r.totalMs);
+    expect(r.overheadMs).toBeGreaterThan(0);
+    expect(r.overheadMs).toBeLessThan(cost.wallMs - r.totalMs);
     expect(cost.ttftMs).toBeGreaterThan(0);
     // Dollars from the rates: core-hours and GB-hours, nothing else for a local model.
     const expected = (cost.cpuCoreSeconds / 3600) * RATES.perCoreHourUsd + (cost.memoryGbSeconds / 3600) * RATES.perGbHourUsd;
