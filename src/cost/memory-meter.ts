@@ -19,9 +19,17 @@ export interface MeterTicket {
  * One running integral of bytes / k over time makes `begin()` and `end()` O(1): a request's share is
  * the integral's growth between its begin and its end.
  */
+/** A ticket of one meter, ended once (a class rather than a WeakSet entry: begin and end run per request). */
+class Ticket implements MeterTicket {
+  ended = false;
+  constructor(
+    readonly start: number,
+    readonly owner: MemoryMeter,
+  ) {}
+}
+
 export class MemoryMeter {
   readonly #now: () => number;
-  readonly #open = new WeakSet<MeterTicket>();
   #bytes: number;
   #active = 0;
   #last: number;
@@ -69,9 +77,7 @@ export class MemoryMeter {
   begin(): MeterTicket {
     this.#advance();
     this.#active++;
-    const ticket: MeterTicket = Object.freeze({ start: this.#shared });
-    this.#open.add(ticket);
-    return ticket;
+    return new Ticket(this.#shared, this);
   }
 
   /**
@@ -79,11 +85,11 @@ export class MemoryMeter {
    * for a ticket of another meter or one already ended.
    */
   end(ticket: MeterTicket): number {
-    if (typeof ticket !== 'object' || ticket === null || !this.#open.has(ticket)) {
+    if (!(ticket instanceof Ticket) || ticket.owner !== this || ticket.ended) {
       throw new ModelpoolError('INVALID_ARGUMENT', 'Expected a ticket of this meter not yet ended for ticket', { field: 'ticket', value: ticket });
     }
     this.#advance();
-    this.#open.delete(ticket);
+    ticket.ended = true;
     this.#active--;
     return Math.max(0, this.#shared - ticket.start) / BYTE_MS_PER_GB_SECOND;
   }
