@@ -10,6 +10,7 @@ import { ModelRegistry } from '../../src/registry/index.js';
 import { FrontDoor, promptLength, type FrontDoorOptions, type JudgedEvent, type RequestEvent } from '../../src/runtime/index.js';
 import { CostLedger } from '../../src/cost/index.js';
 import { Selector } from '../../src/select/index.js';
+import type { Judging } from '../../src/judge/index.js';
 import { cachedBertTestModel } from '../../src/testing/index.js';
 import { STORIES, repoRoot } from '../helpers/models.js';
 
@@ -180,6 +181,24 @@ describe('FrontDoor: selection', () => {
     await expect(door.complete({ task: 'translation', prompt: 'Once' })).rejects.toMatchObject({ code: 'UNSATISFIABLE' });
   });
 
+  it('candidates carry the registry and history figures the constraints read', async () => {
+    const { registry, door } = await open();
+    await registry.registerVersion('story-a', { version: '2', source: { kind: 'gguf', path: STORIES } });
+    for (let i = 0; i < 10; i++) {
+      registry.recordSample({ model: 'story-a', version: '2', task: 'completion', totalMs: 40, success: true, quality: 0.8, ttftMs: 5, tokensPerSecond: 900, costUsd: 1e-6, memoryBytes: 5_000_000 });
+    }
+    await registry.flush();
+    const selection = door.select({ task: 'completion', constraints: { maxMemoryBytes: 6_000_000 } });
+    const explained = selection.candidates();
+    const v2 = explained.find((c) => c.modelId === 'story-a' && c.version === '2')!;
+    expect(v2.eligible).toBe(true);
+    expect(v2.memoryBytes).toBe(5_000_000);
+    expect(v2.p95LatencyMs).toBeGreaterThan(0);
+    // The other versions have no measured memory: their registered size (the GGUF's) passes 6 MB too.
+    expect(explained.map((c) => `${c.modelId}@${c.version}`).sort()).toEqual(['story-a@1', 'story-a@2', 'story-b@1']);
+    expect(() => door.select({ task: 'completion', constraints: { maxMemoryBytes: 1 } })).toThrow(expect.objectContaining({ code: 'UNSATISFIABLE' }));
+  });
+
   it('select() answers without running anything', async () => {
     const { door } = await open();
     const selection = door.select({ task: 'chat', promptTokens: 10 });
@@ -336,6 +355,31 @@ describe('FrontDoor: judging served answers', () => {
     expect(summary.samples).toBe(1);
     expect(summary.quality).toBeCloseTo(verdict.normalized, 9);
     expect(summary.totals!.generatedTokens).toBe(r.generatedTokens);
+  });
+
+  it('judges a chat answer against the last user message; a judge that fails leaves the sample without quality', async () => {
+    // A judge of our own that records what it is asked and fails.
+    const asked: Array<{ question: string; answer: string }> = [];
+    const failing = {
+      judge: async (item: { question: string; answer: string }) => {
+        asked.push(item);
+        throw new ModelpoolError('GENERATION_FAILED', 'no verdict');
+      },
+    } as unknown as Judging;
+    const { registry, door } = await open({ judging: { judge: failing, criterion: 'relevance', tasks: ['chat'] } });
+    const judged: JudgedEvent[] = [];
+    door.on('judged', (event) => judged.push(event));
+    await door.complete({ model: 'story-a', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Tell a story' }], maxTokens: 4 });
+    await door.complete({ model: 'story-a', prompt: 'Once', maxTokens: 4 }); // 'completion': not a judged task
+    await door.settled();
+    expect(judged).toHaveLength(1);
+    expect(judged[0]).toMatchObject({ model: 'story-a', task: 'chat', error: { code: 'GENERATION_FAILED' } });
+    expect(asked).toHaveLength(1);
+    expect(asked[0]!.question).toBe('Tell a story');
+    await registry.flush();
+    const chat = registry.performance('story-a', { task: 'chat' })!;
+    expect(chat.samples).toBe(1);
+    expect(chat.quality).toBeUndefined();
   });
 
   it('judging options are checked', async () => {
