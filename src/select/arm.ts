@@ -27,6 +27,8 @@ export interface ArmSettings {
   contextPriorWeight: number;
   maxHistoryWeight: number;
   maxPredecessorWeight: number;
+  /** Each outcome multiplies the arm's earlier data by this (2^(−1/halfLife); 1: never forget). */
+  decay: number;
   /** Whether posteriors need quality tables (Thompson sampling). */
   thompson: boolean;
   /** Whether selection reads context posteriors (else the arm-wide one). */
@@ -148,8 +150,18 @@ export class Arm {
 
   /** Records one outcome (reward in [0, 1], x = ln(1 + ms)) globally and in context `contextId`. */
   observe(reward: number, x: number, costUsd: number | undefined, contextId: number | undefined): void {
+    const decay = this.settings.decay;
+    if (decay < 1) {
+      this.data.scale(decay);
+      this.costWeight *= decay;
+      this.costSum *= decay;
+    }
     this.data.add(reward, x);
-    if (contextId !== undefined) this.#context(contextId).data.add(reward, x);
+    if (contextId !== undefined) {
+      const context = this.#context(contextId).data;
+      if (decay < 1) context.scale(decay);
+      context.add(reward, x);
+    }
     if (costUsd !== undefined) {
       this.costWeight += 1;
       this.costSum += costUsd;

@@ -14,6 +14,7 @@ export const DEFAULT_OBJECTIVE: Readonly<Required<Objective>> = { quality: 1, la
 const MAX_WEIGHT = 1e6;
 
 export interface ResolvedOptions extends ArmSettings {
+  halfLife: number;
   objective: Required<Objective>;
   exploration: 'thompson' | 'greedy';
   contextual: boolean;
@@ -46,6 +47,7 @@ export function resolveObjective(field: string, value: unknown, base: Readonly<R
 export function resolveOptions(value: unknown): ResolvedOptions {
   const options = (value === undefined ? {} : plainObject('options', value)) as SelectorOptions;
   const exploration = options.exploration ?? 'thompson';
+  const halfLife = options.halfLife === Infinity ? Infinity : (optionalNumber('options.halfLife', options.halfLife, 1, 1e12) ?? 1000);
   if (exploration !== 'thompson' && exploration !== 'greedy') {
     throw invalidArgument('options.exploration', "'thompson' or 'greedy'", exploration);
   }
@@ -59,6 +61,8 @@ export function resolveOptions(value: unknown): ResolvedOptions {
     maxHistoryWeight: optionalNumber('options.maxHistoryWeight', options.maxHistoryWeight, 0, 1e9) ?? 50,
     maxPredecessorWeight: optionalNumber('options.maxPredecessorWeight', options.maxPredecessorWeight, 0, 1e9) ?? 10,
     contextPriorWeight: optionalNumber('options.contextPriorWeight', options.contextPriorWeight, 1e-3, 1e6) ?? 4,
+    halfLife,
+    decay: Number.isFinite(halfLife) ? 2 ** (-1 / halfLife) : 1,
   };
 }
 

@@ -35,11 +35,12 @@ function armJson(arm: Arm, contexts: ContextKeys): SelectorArmJson {
 }
 
 export function selectorJson(selector: Persistable): SelectorJson {
-  const { objective, exploration, contextual, priorStrength, maxHistoryWeight, maxPredecessorWeight, contextPriorWeight } = selector.options;
+  const { objective, exploration, contextual, priorStrength, maxHistoryWeight, maxPredecessorWeight, contextPriorWeight, halfLife } = selector.options;
   return {
     format: 'modelpool-selector',
     version: 1,
-    options: { objective: { ...objective }, exploration, contextual, priorStrength, maxHistoryWeight, maxPredecessorWeight, contextPriorWeight },
+    // JSON has no Infinity: null stands for "never forget".
+    options: { objective: { ...objective }, exploration, contextual, priorStrength, maxHistoryWeight, maxPredecessorWeight, contextPriorWeight, halfLife: Number.isFinite(halfLife) ? halfLife : null },
     random: selector.random.state,
     arms: [...selector.arms.values()].map((arm) => armJson(arm, selector.contexts)),
   };
@@ -88,7 +89,9 @@ export function restoreSelector<T extends Persistable>(value: unknown, make: (op
   const json = plainObject('json', value);
   if (json.format !== 'modelpool-selector') throw invalidArgument('json.format', "'modelpool-selector'", json.format);
   if (json.version !== 1) throw invalidArgument('json.version', '1', json.version);
-  const options = plainObject('json.options', json.options) as SelectorOptions;
+  const stored = plainObject('json.options', json.options);
+  // Written by a selector without forgetting (or before it existed): never forget, as it did.
+  const options = { ...stored, halfLife: stored.halfLife === null || stored.halfLife === undefined ? Infinity : stored.halfLife } as SelectorOptions;
   let selector: T;
   try {
     selector = make({ ...options, seed: 0 });

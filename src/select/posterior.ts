@@ -36,6 +36,15 @@ export class Data {
     this.sXX += x * x;
   }
 
+  /** Multiplies every sum by `factor` (forgetting). */
+  scale(factor: number): void {
+    this.wQ *= factor;
+    this.sR *= factor;
+    this.wL *= factor;
+    this.sX *= factor;
+    this.sXX *= factor;
+  }
+
   /** Adds `other` scaled by `factor`. */
   addScaled(other: Data, factor: number): void {
     this.wQ += other.wQ * factor;

@@ -187,6 +187,12 @@ export interface SelectorOptions {
   maxPredecessorWeight?: number;
   /** Pseudo-observations the arm's global posterior counts for as the prior of a context (default 4). */
   contextPriorWeight?: number;
+  /**
+   * Forgetting: after this many further outcomes of the same arm an outcome counts half (default 1000;
+   * `Infinity`: never forget). A model whose quality or latency changes is relearned in about this many
+   * of its requests instead of never.
+   */
+  halfLife?: number;
 }
 
 /** One (model, version, task) in the persisted form. */
@@ -211,7 +217,7 @@ export interface SelectorArmJson {
 export interface SelectorJson {
   format: 'modelpool-selector';
   version: 1;
-  options: Required<Omit<SelectorOptions, 'seed' | 'objective'>> & { objective: Required<Objective> };
+  options: Required<Omit<SelectorOptions, 'seed' | 'objective' | 'halfLife'>> & { objective: Required<Objective>; /** null: never forget. */ halfLife: number | null };
   random: number[];
   arms: SelectorArmJson[];
 }

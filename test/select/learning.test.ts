@@ -95,3 +95,37 @@ describe('Selector: contextual learning', () => {
     expect(selector.select({ task: 'chat' }, list).contextKey).toBe('chat|*|');
   });
 });
+
+describe('Selector: forgetting', () => {
+  it('relearns a model whose quality drops, in about its half-life; without forgetting it stays stuck', () => {
+    const list = [candidate('a'), candidate('b')];
+    // 'a' is better for 600 rounds, then degrades below 'b'.
+    let round = 0;
+    const truth = (id: string): Truth => {
+      round++;
+      if (id === 'b') return { quality: 0.6, latencyMs: 300 };
+      return { quality: round <= 600 ? 0.9 : 0.3, latencyMs: 300 };
+    };
+    const forgetting = simulate(new Selector({ seed: 5, halfLife: 40 }), list, truth, 900);
+    round = 0;
+    const stuck = simulate(new Selector({ seed: 5, halfLife: Infinity }), list, truth, 900);
+    expect(share(forgetting.slice(500, 600), 'a')).toBeGreaterThanOrEqual(0.8);
+    expect(share(forgetting.slice(-100), 'b')).toBeGreaterThanOrEqual(0.8);
+    // Hundreds of good outcomes of 'a' outweigh 300 bad ones when nothing is forgotten.
+    expect(share(stuck.slice(-100), 'b')).toBeLessThan(0.5);
+  });
+
+  it('checks the half-life and keeps it across toJSON / fromJSON (Infinity as null)', () => {
+    expect(() => new Selector({ halfLife: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'options.halfLife' }));
+    expect(() => new Selector({ halfLife: Number.NaN })).toThrow(expect.objectContaining({ field: 'options.halfLife' }));
+    expect(new Selector().options.halfLife).toBe(1000);
+    const never = new Selector({ halfLife: Infinity });
+    const json = JSON.parse(JSON.stringify(never.toJSON()));
+    expect(json.options.halfLife).toBeNull();
+    expect(Selector.fromJSON(json).options.halfLife).toBe(Infinity);
+    expect(Selector.fromJSON(JSON.parse(JSON.stringify(new Selector({ halfLife: 250 }).toJSON()))).options.halfLife).toBe(250);
+    // A JSON written before forgetting existed (no halfLife) restores a selector that never forgets.
+    delete json.options.halfLife;
+    expect(Selector.fromJSON(json).options.halfLife).toBe(Infinity);
+  });
+});
