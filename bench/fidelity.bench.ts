@@ -26,7 +26,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { expect, it } from 'vitest';
@@ -212,7 +212,7 @@ it('fidelity, size, memory and decode speed of stories260K quantisations', async
   });
 
   const method = [
-    `reference ${STORIES} (F32, vocabulary ${fidelity.vocabularySize}); KL ${fidelity.exact ? 'exact (whole distributions)' : `lower bound over the top ${fidelity.topK}`}`,
+    `reference ${relative(root, STORIES)} (F32, vocabulary ${fidelity.vocabularySize}); KL ${fidelity.exact ? 'exact (whole distributions)' : `lower bound over the top ${fidelity.topK}`}`,
     `${fidelity.prompts} prompts (${fidelity.skippedPrompts} skipped), ${fidelity.continuationTokens}-token greedy continuations, ${fidelity.variants[0]!.positions} positions`,
     `decode: ${TOKENS} greedy tokens, 1 thread, mmap off, prompt cache off, ${ROUNDS} interleaved rounds after a warm-up`,
     `load average per round: ${speeds.loadavg.map((l) => l.toFixed(2)).join(' ')}`,
@@ -225,7 +225,9 @@ it('fidelity, size, memory and decode speed of stories260K quantisations', async
   const dir = join(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `fidelity-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ method, fidelity, rows, loadavg: speeds.loadavg, choices }, null, 2));
+  // Paths relative to the repository root: the results name no one machine's folders.
+  const portable = (_key: string, value: unknown) => (typeof value === 'string' && isAbsolute(value) ? relative(root, value) : value);
+  writeFileSync(file, JSON.stringify({ method, fidelity, rows, loadavg: speeds.loadavg, choices }, portable, 2));
   console.log(`results written to ${file}`);
 
   // Only that every figure exists: timings on shared machines are not assertable.
