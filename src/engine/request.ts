@@ -23,6 +23,7 @@ import {
   type TokenLogprob,
 } from '../model/types.js';
 import { fromNative } from './convert.js';
+import { ChunkChannel } from '../model/chunk-channel.js';
 import { type ModelChat } from '../template/chat.js';
 import { Model } from './model.js';
 
@@ -152,49 +153,6 @@ function toResult(r: NativeResult): GenerationResult {
   };
 }
 
-/** Chunks pushed by the native callback, pulled by one async iterator (of strings or of chunks). */
-class ChunkQueue {
-  readonly chunks: GenerationChunk[] = [];
-  done = false;
-  error: unknown;
-  wake: (() => void) | undefined;
-
-  push(text: string, tokens: NativeTokenLogprob[] | undefined): void {
-    this.chunks.push(tokens ? { text, logprobs: toLogprobs(tokens) } : { text });
-    this.notify();
-  }
-  end(error?: unknown): void {
-    this.done = true;
-    this.error = error;
-    this.notify();
-  }
-  private notify(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-  // Everything pending comes out as one chunk: a slow reader sees fewer, larger chunks.
-  async *iterate(): AsyncGenerator<GenerationChunk> {
-    for (;;) {
-      if (this.chunks.length > 0) {
-        const pending = this.chunks.splice(0);
-        const logprobs = pending.flatMap((c) => c.logprobs ?? []);
-        const text = pending.map((c) => c.text).join('');
-        yield pending.some((c) => c.logprobs) ? { text, logprobs } : { text };
-        continue;
-      }
-      if (this.done) {
-        if (this.error !== undefined) throw this.error;
-        return;
-      }
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
-  }
-  async *texts(): AsyncGenerator<string> {
-    for await (const chunk of this.iterate()) yield chunk.text;
-  }
-}
-
 type Submit<P> = (params: P, callback: NativeRequestCallback) => NativeRequestHandle;
 
 /** Runs one request through `submit` and exposes it as a GenerationStream. */
@@ -205,7 +163,7 @@ export function startRequest<P extends NativeRequestParams>(
   onSettled: (handle: NativeRequestHandle) => Model | undefined,
   finish: (result: GenerationResult) => GenerationResult = (result) => result,
 ): GenerationStream {
-  const queue = new ChunkQueue();
+  const queue = new ChunkChannel();
   let resolveResult!: (r: GenerationResult) => void;
   let rejectResult!: (e: unknown) => void;
   const result = new Promise<GenerationResult>((res, rej) => {
@@ -218,7 +176,7 @@ export function startRequest<P extends NativeRequestParams>(
   let handle: NativeRequestHandle | undefined;
   const onAbort = () => handle?.abort();
   const callback: NativeRequestCallback = (kind, text, native, tokens) => {
-    if (text) queue.push(text, tokens);
+    if (text) queue.push(tokens ? { text, logprobs: toLogprobs(tokens) } : { text });
     if (kind !== 'done' || !native) return;
     signal?.removeEventListener('abort', onAbort);
     if (handle) onSettled(handle);
@@ -253,7 +211,7 @@ export function startRequest<P extends NativeRequestParams>(
     throw fromNative(error, 'INVALID_ARGUMENT');
   }
   signal?.addEventListener('abort', onAbort, { once: true });
-  return { result, chunks: () => queue.iterate(), [Symbol.asyncIterator]: () => queue.texts() };
+  return { result, chunks: () => queue.chunks(), [Symbol.asyncIterator]: () => queue.texts() };
 }
 
 /** generate() without streaming: its result, with a synchronous refusal turned into a rejection. */

@@ -9,6 +9,7 @@
  */
 import { ModelpoolError, isModelpoolError } from '../errors.js';
 import { CostLedger, MemoryMeter, costOf, type LocalRates, type PriceTable, type RequestCost } from '../cost/index.js';
+import { ChunkChannel } from '../model/chunk-channel.js';
 import { isLocalModel, type ModelHandle } from '../model/handle.js';
 import type { GenerateRequest, GenerationChunk, GenerationResult } from '../model/types.js';
 import { ModelPool, type Lease, type PoolOptions, type Priority } from '../pool/index.js';
@@ -20,30 +21,10 @@ import type { JudgeRunner } from '../judge/index.js';
 import { Admission, type AdmissionOptions } from './admission.js';
 import { CandidateSource, poolId, type CandidateSourceOptions } from './candidates.js';
 import { mirrorLifecycle, versionedResolver, type SpecDefaults } from './registry-bridge.js';
-import { Channel } from './stream.js';
 import { Recorder, type JudgedEvent, type JudgingOptions, type RequestEvent } from './recorder.js';
-import { routeOf, type Route } from './route.js';
+import { routeOf, type Route, type RouteOptions } from './route.js';
 
-/** How a request is routed; the rest of a request is the model's ({@link GenerateRequest}). */
-export interface RouteOptions {
-  /** A model id or alias (registry or pool). Without it the front door selects one for `task`. */
-  model?: string;
-  /** With `model`: a version other than the default. */
-  version?: string;
-  /** What the request is for. Default 'chat' with messages, 'completion' with a prompt, 'embedding' for embed(). */
-  task?: Task;
-  /** Hard limits a selected model must meet (not with `model`). */
-  constraints?: Constraints;
-  /** Weights of the selection's objective (not with `model`). Default: the selector's. */
-  objective?: Objective;
-  /** The caller, for cost aggregation and budgets. */
-  tenant?: string;
-  /** Labels of the request (selection context). */
-  tags?: string[];
-  priority?: Priority;
-  /** Bound on the wait for a model (admission, queue, load), ms. */
-  timeoutMs?: number;
-}
+export type { RouteOptions } from './route.js';
 
 export type FrontDoorRequest = GenerateRequest & RouteOptions;
 
@@ -208,7 +189,8 @@ export class FrontDoor {
     const entered = performance.now();
     const route = routeOf(request, defaultTask(request));
     this.#checkOpen();
-    const channel = new Channel();
+    // One reader: breaking out of the iteration aborts the generation.
+    const channel = new ChunkChannel(true);
     const controller = new AbortController();
     const signal = route.signal === undefined ? controller.signal : AbortSignal.any([route.signal, controller.signal]);
     const result = this.#track(this.#run(entered, route, signal, async (lease) => {
@@ -220,20 +202,11 @@ export class FrontDoor {
       () => channel.end(),
       (error) => channel.end(error),
     );
-    const iterate = () => channel.iterator(() => controller.abort());
+    const stop = () => controller.abort();
     return {
       result,
-      chunks: () => ({ [Symbol.asyncIterator]: iterate }),
-      [Symbol.asyncIterator]: () => {
-        const inner = iterate();
-        return {
-          next: async () => {
-            const step = await inner.next();
-            return step.done ? { value: undefined, done: true } : { value: step.value.text, done: false };
-          },
-          return: () => inner.return!(),
-        } as AsyncIterator<string>;
-      },
+      chunks: () => channel.chunks(stop),
+      [Symbol.asyncIterator]: () => channel.texts(stop),
     } as FrontDoorStream;
   }
 

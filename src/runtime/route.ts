@@ -9,16 +9,30 @@ import type { Constraints, Objective } from '../select/index.js';
 import type { Task } from '../telemetry/types.js';
 import { nonEmptyString, optionalInteger, optionalSignal, plainObject } from '../validate.js';
 
-export interface Route {
+/** How a request is routed; the rest of a request is the model's ({@link GenerateRequest}). */
+export interface RouteOptions {
+  /** A model id or alias (registry or pool). Without it the front door selects one for `task`. */
   model?: string;
+  /** With `model`: a version other than the default. */
   version?: string;
-  task: Task;
+  /** What the request is for. Default 'chat' with messages, 'completion' with a prompt, 'embedding' for embed(). */
+  task?: Task;
+  /** Hard limits a selected model must meet (not with `model`). */
   constraints?: Constraints;
+  /** Weights of the selection's objective (not with `model`). Default: the selector's. */
   objective?: Objective;
+  /** The caller, for cost aggregation and budgets. */
   tenant?: string;
+  /** Labels of the request (selection context). */
   tags?: string[];
   priority?: Priority;
+  /** Bound on the wait for the model (pool queue and load), ms. */
   timeoutMs?: number;
+}
+
+/** A checked request: its routing, a task always, and what the model gets. */
+export interface Route extends RouteOptions {
+  task: Task;
   signal?: AbortSignal;
   /** The selection context: the prompt's approximate length in tokens and the request's tags. */
   context: { promptTokens: number; tags?: string[] };
