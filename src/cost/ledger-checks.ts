@@ -25,9 +25,12 @@ export function validateCostKey(value: unknown, field = 'key'): CostKey {
   return checked;
 }
 
-/** Checks a totals filter: any of the key's fields, each a non-empty string. */
+/** Checks a totals filter: any of the key's fields, each a non-empty string; other fields are refused. */
 export function validateFilter(value: unknown, field = 'filter'): Partial<CostKey> {
   const filter = plainObject(field, value);
+  for (const name of Object.keys(filter)) {
+    if (!(KEY_FIELDS as readonly string[]).includes(name)) throw invalidArgument(`${field}.${name}`, `one of ${KEY_FIELDS.join(', ')}`, name);
+  }
   const checked: Partial<CostKey> = {};
   for (const name of KEY_FIELDS) {
     if (filter[name] !== undefined) checked[name] = nonEmptyString(`${field}.${name}`, filter[name]);

@@ -73,14 +73,16 @@ export class CostLedger {
   }
 
   /**
-   * Records one request's cost under `key` at `at` (epoch ms, default now); a record older than the
-   * retention counts in no window. Calls the `'cost'` listeners. Throws INVALID_ARGUMENT naming `key.*`,
+   * Records one request's cost under `key` at `at` (epoch ms, default now, never later than now); a
+   * record older than the retention counts in no window. Calls the `'cost'` listeners. Throws INVALID_ARGUMENT naming `key.*`,
    * `cost.*` or `at`.
    */
   record(key: CostKey, cost: RequestCost, at?: number): void {
     const checkedKey = validateCostKey(key);
     validateRequestCost(cost);
-    const time = at === undefined ? this.#time() : finiteNumber('at', at, 0, Number.MAX_SAFE_INTEGER);
+    const now = this.#time();
+    // A record in the future would count in every window from now on.
+    const time = at === undefined ? now : finiteNumber('at', at, 0, now);
     this.#prune();
     const bucket = Math.floor(time / this.bucketMs);
     if (bucket >= this.#keptFrom) {

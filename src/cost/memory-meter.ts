@@ -10,15 +10,6 @@ export interface MeterTicket {
   readonly start: number;
 }
 
-/**
- * Memory-seconds of one model, shared among the requests it served meanwhile: while k requests are
- * active, each accrues bytes × dt / k, so the shares of all requests plus the idle time add up to
- * bytes × time exactly. Time with no active request accrues to {@link MemoryMeter.idleGbSeconds}
- * (the price of keeping the model loaded), charged to no request.
- *
- * One running integral of bytes / k over time makes `begin()` and `end()` O(1): a request's share is
- * the integral's growth between its begin and its end.
- */
 /** A ticket of one meter, ended once (a class rather than a WeakSet entry: begin and end run per request). */
 class Ticket implements MeterTicket {
   ended = false;
@@ -28,6 +19,15 @@ class Ticket implements MeterTicket {
   ) {}
 }
 
+/**
+ * Memory-seconds of one model, shared among the requests it served meanwhile: while k requests are
+ * active, each accrues bytes × dt / k, so the shares of all requests plus the idle time add up to
+ * bytes × time exactly. Time with no active request accrues to {@link MemoryMeter.idleGbSeconds}
+ * (the price of keeping the model loaded), charged to no request.
+ *
+ * One running integral of bytes / k over time makes `begin()` and `end()` O(1): a request's share is
+ * the integral's growth between its begin and its end.
+ */
 export class MemoryMeter {
   readonly #now: () => number;
   #bytes: number;

@@ -1,5 +1,5 @@
 import { Aggregate } from './aggregate.js';
-import { DecayedSums } from './decayed.js';
+import { DecayedSums, decay } from './decayed.js';
 import type { ResolvedHistoryOptions } from './options.js';
 import { bucketStart, type PriorJson } from './stats.js';
 import type { PerfKey, PerformanceSummary, PerformanceWindow, RecordedSample } from './types.js';
@@ -107,7 +107,6 @@ export class KeyState {
 
   /** A prior's aggregate counts its `weight` when taken; it decays like the samples it stands for. */
   priorScale(now: number): number {
-    const elapsed = now - this.prior!.json.at;
-    return elapsed <= 0 ? 1 : Math.pow(2, -elapsed / this.options.halfLifeMs);
+    return decay(now - this.prior!.json.at, this.options.halfLifeMs);
   }
 }

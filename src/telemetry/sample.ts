@@ -1,5 +1,5 @@
 import { invalidArgument } from '../errors.js';
-import { nonEmptyString, optionalNumber } from '../validate.js';
+import { nonEmptyString, optionalInteger, optionalNumber } from '../validate.js';
 import type { PerformanceSample } from './types.js';
 
 /** Longest tenant name (characters). */
@@ -12,8 +12,8 @@ export const TENANT_MAX_LENGTH = 200;
  */
 export function sampleTenantAndCosts(sample: PerformanceSample): string | undefined {
   optionalNumber('sample.queueMs', sample.queueMs, 0, Number.MAX_VALUE);
-  optionalNumber('sample.promptTokens', sample.promptTokens, 0, Number.MAX_VALUE);
-  optionalNumber('sample.generatedTokens', sample.generatedTokens, 0, Number.MAX_VALUE);
+  optionalInteger('sample.promptTokens', sample.promptTokens, 0);
+  optionalInteger('sample.generatedTokens', sample.generatedTokens, 0);
   optionalNumber('sample.cpuMs', sample.cpuMs, 0, Number.MAX_VALUE);
   optionalNumber('sample.memoryGbSeconds', sample.memoryGbSeconds, 0, Number.MAX_VALUE);
   return sample.tenant === undefined ? undefined : nonEmptyString('sample.tenant', sample.tenant, TENANT_MAX_LENGTH);

@@ -2,8 +2,6 @@ import { Aggregate, type AggregateJson } from './aggregate.js';
 import { DecayedSums, type DecayedSumsJson } from './decayed.js';
 import type { RecordedSample } from './types.js';
 
-/** What a store keeps per (model, version, task, tenant) besides the time buckets, and the folds a store applies to flushed samples. */
-
 export interface PriorJson {
   fromVersion: string;
   /** When the prior was taken. */

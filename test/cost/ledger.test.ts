@@ -56,9 +56,10 @@ describe('CostLedger totals', () => {
     const { ledger, advance, now } = setup();
     const start = now();
     const bucketStart = Math.floor(start / MINUTE) * MINUTE;
-    ledger.record(A, cost(1, 0), bucketStart + 10); // first bucket
+    ledger.record(A, cost(1, 0), bucketStart + 10); // first bucket (the clock is past it)
+    advance(bucketStart + 5 * MINUTE + 10 - start); // records are never in the future: the clock moves first
     ledger.record(A, cost(10, 0), bucketStart + 5 * MINUTE + 10); // six minutes later, another bucket
-    advance(bucketStart + 10 * MINUTE + 30_000 - start); // now: 10.5 min after the first bucket starts
+    advance(5 * MINUTE + 30_000 - 10); // now: 10.5 min after the first bucket starts
     // A 4-minute window starts in the bucket at 6 min: neither record.
     expect(ledger.totals({}, 4 * MINUTE).promptTokens).toBe(0);
     // 5 min reaches back to 5.5 min, inside the bucket at 5 min: the second record.
@@ -216,6 +217,9 @@ describe('CostLedger inputs', () => {
     await expectCode(() => ledger.record(A, null as never), 'INVALID_ARGUMENT', 'cost');
     await expectCode(() => ledger.record(A, c, Number.NaN), 'INVALID_ARGUMENT', 'at');
     await expectCode(() => ledger.record(A, c, -1), 'INVALID_ARGUMENT', 'at');
+    // A record in the future would count in every window from now on.
+    await expectCode(() => ledger.record(A, c, Date.now() + HOUR), 'INVALID_ARGUMENT', 'at');
+    await expectCode(() => ledger.totals({ tennant: 'a' } as never), 'INVALID_ARGUMENT', 'filter.tennant');
     await expectCode(() => ledger.totals({ tenant: '' }), 'INVALID_ARGUMENT', 'filter.tenant');
     await expectCode(() => ledger.totals([] as never), 'INVALID_ARGUMENT', 'filter');
     await expectCode(() => ledger.totals({}, 25 * HOUR), 'INVALID_ARGUMENT', 'windowMs');

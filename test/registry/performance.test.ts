@@ -373,6 +373,8 @@ describe('ModelRegistry performance history: cost measures and tenants', () => {
     const { registry } = await withModel();
     const ok = { model: 'm', task: 'chat', totalMs: 1, success: true };
     await expectError(() => registry.recordSample({ ...ok, tenant: '' }), 'INVALID_ARGUMENT', 'sample.tenant', '');
+    await expectError(() => registry.recordSample({ ...ok, promptTokens: 0.5 }), 'INVALID_ARGUMENT', 'sample.promptTokens', 0.5);
+    await expectError(() => registry.recordSample({ ...ok, generatedTokens: 1.5 }), 'INVALID_ARGUMENT', 'sample.generatedTokens', 1.5);
     await expectError(() => registry.recordSample({ ...ok, tenant: 'x'.repeat(201) }), 'INVALID_ARGUMENT', 'sample.tenant');
     await expectError(() => registry.recordSample({ ...ok, tenant: ['a'] as never }), 'INVALID_ARGUMENT', 'sample.tenant', ['a']);
     for (const field of ['queueMs', 'promptTokens', 'generatedTokens', 'cpuMs', 'memoryGbSeconds']) {
