@@ -1,4 +1,4 @@
-import { invalidArgument } from './errors.js';
+import { ModelpoolError, describeValue, invalidArgument } from './errors.js';
 
 /** Validation helpers: each throws INVALID_ARGUMENT naming the field and the value. */
 export function integer(field: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -47,4 +47,37 @@ export function optionalSignal(field: string, value: unknown): AbortSignal | und
   if (value === undefined) return undefined;
   if (!(value instanceof AbortSignal)) throw invalidArgument(field, 'an AbortSignal', value);
   return value;
+}
+
+/** An INVALID_DATA error at `source:line` (a file of records) naming the field and the value. */
+export function invalidData(source: string, line: number, field: string, expected: string, value: unknown): ModelpoolError {
+  return new ModelpoolError('INVALID_DATA', `${source}:${line}: expected ${expected} for ${field} but received ${describeValue(value)}`, {
+    field,
+    value,
+    details: { source, line },
+  });
+}
+
+/**
+ * The records of JSON Lines text with their 1-based lines; blank lines and lines starting with '#' are
+ * skipped. A line that is not JSON: INVALID_DATA with field 'line', the line's text and `{ source, line }`.
+ */
+export function jsonLines(text: string, source: string): Array<{ value: unknown; line: number }> {
+  const records: Array<{ value: unknown; line: number }> = [];
+  const lines = text.split(/\r?\n/);
+  for (let index = 0; index < lines.length; index++) {
+    const trimmed = lines[index]!.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) continue;
+    try {
+      records.push({ value: JSON.parse(trimmed), line: index + 1 });
+    } catch (error) {
+      throw new ModelpoolError('INVALID_DATA', `${source}:${index + 1}: not valid JSON (${(error as Error).message})`, {
+        field: 'line',
+        value: trimmed.length > 200 ? `${trimmed.slice(0, 197)}...` : trimmed,
+        details: { source, line: index + 1 },
+        cause: error,
+      });
+    }
+  }
+  return records;
 }

@@ -1,4 +1,5 @@
 import { ModelpoolError, describeValue } from '../errors.js';
+import { invalidData, jsonLines } from '../validate.js';
 import type { PriceEntry } from './types.js';
 
 /**
@@ -16,18 +17,10 @@ interface Located {
 const PRICE_FIELDS = ['inputPerMillion', 'outputPerMillion', 'cachedInputPerMillion'] as const;
 const KNOWN_KEYS = new Set(['provider', 'model', 'note', ...PRICE_FIELDS]);
 
-/** An INVALID_DATA error naming the field and value at `source:line`. */
-export function invalidData(source: string, line: number, field: string, expected: string, value: unknown): ModelpoolError {
-  return new ModelpoolError('INVALID_DATA', `${source}:${line}: expected ${expected} for ${field} but received ${describeValue(value)}`, {
-    field,
-    value,
-    details: { source, line },
-  });
-}
 
 /** The entries of a price table's text, checked; duplicates (same provider and model) are refused. */
 export function parsePriceEntries(text: string, source: string): PriceEntry[] {
-  const located = text.trimStart().startsWith('[') ? parseJsonArray(text, source) : parseJsonLines(text, source);
+  const located = text.trimStart().startsWith('[') ? parseJsonArray(text, source) : jsonLines(text, source);
   const entries: PriceEntry[] = [];
   const seen = new Map<string, number>();
   for (const { value, line } of located) {
@@ -68,25 +61,6 @@ export function checkEntry(value: unknown, fail: (field: string, expected: strin
   return entry;
 }
 
-function parseJsonLines(text: string, source: string): Located[] {
-  const located: Located[] = [];
-  const lines = text.split(/\r?\n/);
-  for (let index = 0; index < lines.length; index++) {
-    const trimmed = lines[index]!.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) continue;
-    try {
-      located.push({ value: JSON.parse(trimmed), line: index + 1 });
-    } catch (error) {
-      throw new ModelpoolError('INVALID_DATA', `${source}:${index + 1}: not valid JSON (${(error as Error).message})`, {
-        field: 'line',
-        value: trimmed.length > 200 ? `${trimmed.slice(0, 197)}...` : trimmed,
-        details: { source, line: index + 1 },
-        cause: error,
-      });
-    }
-  }
-  return located;
-}
 
 function parseJsonArray(text: string, source: string): Located[] {
   let parsed: unknown;

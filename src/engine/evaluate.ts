@@ -3,10 +3,7 @@ import { invalidArgument } from '../errors.js';
 import { optionalBoolean, plainObject } from '../validate.js';
 import { type NativeEvaluateParams, type NativeModel } from './native.js';
 import { type EvaluateRequest, type EvaluationResult, type GenerationStream } from '../model/types.js';
-import { requestParams } from './request.js';
-
-/** Generations report at most this many alternatives a token; evaluations up to the vocabulary size. */
-const MAX_GENERATE_TOP = 20;
+import { MAX_GENERATE_TOP, requestParams } from './request.js';
 
 function tokens(model: NativeModel, field: string, value: unknown, addSpecial: boolean): Int32Array {
   if (typeof value === 'string') return model.tokenize(value, addSpecial, false);

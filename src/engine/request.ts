@@ -106,7 +106,10 @@ export function generateParams(model: NativeModel, request: GenerateRequest, cha
  * The fields generations and evaluations share: the prompt cache switch, log probabilities, the adapter.
  * `maxTop` bounds topLogprobs: 20 for generations (OpenAI's limit), the vocabulary size for evaluations.
  */
-export function requestParams(request: GenerateRequest | EvaluateRequest | SaveStateRequest, scoring = false, maxTop = 20): NativeRequestParams {
+/** Most alternatives a generation reports per token (OpenAI's limit). */
+export const MAX_GENERATE_TOP = 20;
+
+export function requestParams(request: GenerateRequest | EvaluateRequest | SaveStateRequest, scoring = false, maxTop = MAX_GENERATE_TOP): NativeRequestParams {
   const logprobs = optionalBoolean('request.logprobs', (request as GenerateRequest).logprobs) ?? scoring;
   const top = optionalInteger('request.topLogprobs', (request as GenerateRequest).topLogprobs, 0, maxTop);
   if (top !== undefined && !logprobs) throw invalidArgument('request.topLogprobs', 'no topLogprobs unless logprobs is true', top);

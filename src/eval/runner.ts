@@ -126,7 +126,13 @@ export async function runSuite(suite: Suite, target: SuiteTarget, options: RunSu
   if (signal?.aborted) throw new ModelpoolError('ABORTED', `the run of ${suite.source} was aborted`, { cause: signal.reason });
 
   const tagged = new Map<string, ItemResult[]>();
-  for (const r of results) for (const tag of r.tags) tagged.set(tag, [...(tagged.get(tag) ?? []), r]);
+  for (const r of results) {
+    for (const tag of r.tags) {
+      const list = tagged.get(tag);
+      if (list === undefined) tagged.set(tag, [r]);
+      else list.push(r);
+    }
+  }
   const overall = summarize(results);
   return {
     source: suite.source,

@@ -1,7 +1,7 @@
 /** Task suites: JSONL, one item a line, each checked and its grader compiled when the suite is read. */
 import { readFile } from 'node:fs/promises';
 import { ModelpoolError, describeValue, invalidArgument, isModelpoolError } from '../errors.js';
-import { nonEmptyString, optionalInteger, plainObject } from '../validate.js';
+import { jsonLines, nonEmptyString, optionalInteger, plainObject } from '../validate.js';
 import type { ChatMessage } from '../model/types.js';
 import { compileGraderIn, type GraderContext } from './graders/index.js';
 import { onlyKnownKeys } from './graders/fields.js';
@@ -54,7 +54,7 @@ function item(value: unknown, context: GraderContext): { item: SuiteItem; grader
 
 /** INVALID_DATA at a line of a source, keeping the field and value of the underlying complaint. */
 function dataError(source: string, line: number, message: string, options: { field?: string; value?: unknown; cause?: unknown } = {}): ModelpoolError {
-  return new ModelpoolError('INVALID_DATA', `${source}${line > 0 ? ` line ${line}` : ''}: ${message}`, { ...options, details: { source, line } });
+  return new ModelpoolError('INVALID_DATA', `${source}${line > 0 ? `:${line}` : ''}: ${message}`, { ...options, details: { source, line } });
 }
 
 /**
@@ -69,17 +69,7 @@ export function parseSuite(text: string, source = 'suite'): Suite {
   const graders = new Map<string, Grader>();
   const lineOf = new Map<string, number>();
   const context: GraderContext = {};
-  const lines = text.split(/\r?\n/);
-  lines.forEach((raw, index) => {
-    const line = index + 1;
-    const trimmed = raw.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(trimmed);
-    } catch (error) {
-      throw dataError(source, line, `not JSON (${(error as Error).message}): ${describeValue(trimmed)}`, { value: trimmed, cause: error });
-    }
+  for (const { value, line } of jsonLines(text, source)) {
     let parsed: { item: SuiteItem; grader: Grader };
     try {
       parsed = item(value, context);
@@ -93,7 +83,7 @@ export function parseSuite(text: string, source = 'suite'): Suite {
     lineOf.set(id, line);
     items.push(parsed.item);
     graders.set(id, parsed.grader);
-  });
+  }
   if (items.length === 0) throw dataError(source, 0, 'Expected at least one item but the suite has none', { field: 'items' });
   return { source, items, graders };
 }

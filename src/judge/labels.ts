@@ -5,17 +5,11 @@
  * and the value.
  */
 import { ModelpoolError, describeValue, invalidArgument } from '../errors.js';
+import { invalidData, jsonLines } from '../validate.js';
 import type { LabelledItem } from './types.js';
 
 const FIELDS = new Set(['id', 'question', 'answer', 'context', 'criterion', 'label']);
 
-function invalidData(source: string, line: number, field: string, expected: string, value: unknown): ModelpoolError {
-  return new ModelpoolError('INVALID_DATA', `${source}:${line}: expected ${expected} for ${field} but received ${describeValue(value)}`, {
-    field,
-    value,
-    details: { source, line },
-  });
-}
 
 function text(source: string, line: number, record: Record<string, unknown>, field: string, required: boolean): string | undefined {
   const value = record[field];
@@ -56,16 +50,7 @@ export function parseLabels(text: string, source = 'labels'): LabelledItem[] {
   const items: LabelledItem[] = [];
   const ids = new Map<string, number>();
   let kind: 'number' | 'boolean' | undefined;
-  for (const [index, raw] of text.split(/\r?\n/).entries()) {
-    const line = index + 1;
-    const trimmed = raw.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) continue;
-    let record: unknown;
-    try {
-      record = JSON.parse(trimmed);
-    } catch (error) {
-      throw new ModelpoolError('INVALID_DATA', `${source}:${line}: not valid JSON (${(error as Error).message})`, { details: { source, line } });
-    }
+  for (const { value: record, line } of jsonLines(text, source)) {
     if (typeof record !== 'object' || record === null || Array.isArray(record)) throw invalidData(source, line, 'record', 'a JSON object', record);
     const item = readRecord(source, line, record as Record<string, unknown>);
     const itemKind = typeof item.label === 'boolean' ? 'boolean' : 'number';

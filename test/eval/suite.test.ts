@@ -13,7 +13,7 @@ async function dataError(text: string, field: string | undefined, lineNumber: nu
   const e = await expectCode(() => parseSuite(text, 'suite.jsonl'), 'INVALID_DATA');
   expect(e.field).toBe(field);
   expect(e.details).toEqual({ source: 'suite.jsonl', line: lineNumber });
-  expect(e.message).toContain(lineNumber > 0 ? `suite.jsonl line ${lineNumber}:` : 'suite.jsonl:');
+  expect(e.message).toContain(lineNumber > 0 ? `suite.jsonl:${lineNumber}:` : 'suite.jsonl:');
   return e;
 }
 
@@ -48,8 +48,9 @@ describe('parseSuite', () => {
   });
 
   it('names the line of bad JSON', async () => {
-    const e = await dataError([line({ id: 'a', prompt: 'p', grader: exact }), '{"id": "b",'].join('\n'), undefined, 2);
-    expect(e.message).toContain('not JSON');
+    const e = await dataError([line({ id: 'a', prompt: 'p', grader: exact }), '{"id": "b",'].join('\n'), 'line', 2);
+    expect(e.message).toContain('not valid JSON');
+    expect(e.value).toBe('{"id": "b",');
   });
 
   it('names the line and field of an unknown grader type, a bad regex and an invalid schema', async () => {

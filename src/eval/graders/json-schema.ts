@@ -10,7 +10,7 @@ import { verdict } from './text.js';
  * One ajv per suite. Strict about the schema itself (an unknown keyword is an error, so a typo never
  * passes everything), silent otherwise (ajv's strict-types warnings would go to the console).
  */
-export function newAjv(): Ajv {
+function newAjv(): Ajv {
   return new Ajv({ logger: false, allErrors: false });
 }
 

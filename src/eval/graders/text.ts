@@ -7,7 +7,7 @@ import { onlyKnownKeys, optionalString, stringValue } from './fields.js';
 /** A pass/fail verdict; the failure's detail is only worked out on failure. */
 export const verdict = (pass: boolean, detail: () => string): GradeResult => (pass ? { score: 1, pass } : { score: 0, pass, detail: detail() });
 
-export const quote = (text: string): string => JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text);
+const quote = (text: string): string => JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text);
 
 /** Exact match: whole output against `expected`, trimmed (default) and case-sensitive (default). */
 export function exactGrader(spec: Record<string, unknown>, field: string): Grader {
