@@ -46,6 +46,8 @@ async function askAll<V>(members: readonly Member[], ask: (judge: Judging<Verdic
   });
   if (results.every((r) => r.error !== undefined)) {
     const first = results[0]!.error!;
+    // Bad input fails every member alike: the caller gets the member's own error, naming the field.
+    if (results.every((r) => r.error!.code === 'INVALID_ARGUMENT')) throw first;
     throw new ModelpoolError(first.code, `Every member of the ensemble failed: ${results.map((r) => `${r.name}: ${r.error!.message}`).join('; ')}`, {
       cause: first,
       details: { members: results.map((r) => ({ name: r.name, code: r.error!.code, message: r.error!.message })) },

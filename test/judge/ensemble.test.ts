@@ -141,6 +141,11 @@ describe('ensemble arithmetic', () => {
     const e = ensemble([{ judge: scoring(1) }], { method: 'weighted' });
     expect(e).toBeInstanceOf(EnsembleJudge);
     await expectCode(e.judge(ITEM, 'relevance', { signal: AbortSignal.abort() }), 'ABORTED');
+    // Bad input fails every member alike: the error names the field, as a single judge's does.
+    const two = ensemble([{ judge: scoring(1) }, { judge: scoring(5) }], { method: 'majority' });
+    await expectCode(two.judge({ question: 'q', answer: 5 as never }, 'relevance'), 'INVALID_ARGUMENT', 'item.answer');
+    await expectCode(two.judge(ITEM, 'kindness' as never), 'INVALID_ARGUMENT', 'criterion');
+    await expectCode(two.compare({ question: 'q', answerA: 'a' } as never, 'relevance'), 'INVALID_ARGUMENT', 'item.answerB');
   });
 });
 
