@@ -76,6 +76,8 @@ export class Arm {
   logCostMean = Number.NaN;
   /** Outcomes given to `observe`. */
   observed = 0;
+  /** The history figures the data were last seeded from (a new lane over the same list does not re-seed). */
+  seededFrom: CandidateStats | undefined;
   /** Figures measured by the history the arm was seeded from; NaN once outcomes arrive. */
   historyQuality = Number.NaN;
   historyP95 = Number.NaN;
@@ -179,6 +181,7 @@ export class Arm {
    * the mean and p95, cost as the mean. Contexts are left as they are.
    */
   seedFromHistory(stats: CandidateStats): void {
+    this.seededFrom = stats;
     const cap = this.settings.maxHistoryWeight;
     const data = this.data;
     data.wQ = data.sR = data.wL = data.sX = data.sXX = 0;

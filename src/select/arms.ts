@@ -63,7 +63,8 @@ export class ArmTable {
       else if (stats !== undefined) arm.seedFromHistory(stats);
     } else {
       if (!arm.priorFromCandidate) arm.setPrior(prepared.prior);
-      if (arm.observed === 0 && stats !== undefined && stats.samples > 0) arm.seedFromHistory(stats);
+      // Before its own outcomes, an arm follows the history the candidates carry — when it is new.
+      if (arm.observed === 0 && stats !== undefined && stats.samples > 0 && arm.seededFrom !== stats) arm.seedFromHistory(stats);
     }
     return arm;
   }

@@ -46,9 +46,10 @@ export function selectorJson(selector: Persistable): SelectorJson {
   };
 }
 
-function numbers(field: string, value: unknown, length: number): number[] {
+/** `length` finite numbers ≥ `min` (weights and sums of data are never negative). */
+function numbers(field: string, value: unknown, length: number, min = -Number.MAX_VALUE): number[] {
   if (!Array.isArray(value) || value.length !== length) throw invalidArgument(field, `an array of ${length} numbers`, value);
-  value.forEach((item, index) => finiteNumber(`${field}[${index}]`, item, -Number.MAX_VALUE, Number.MAX_VALUE));
+  value.forEach((item, index) => finiteNumber(`${field}[${index}]`, item, min, Number.MAX_VALUE));
   return value as number[];
 }
 
@@ -72,7 +73,7 @@ function restoreArm(field: string, value: unknown, target: Persistable): void {
     },
   );
   arm.priorFromCandidate = flag(`${field}.prior.fromCandidate`, prior.fromCandidate);
-  const data = numbers(`${field}.data`, json.data, 7);
+  const data = numbers(`${field}.data`, json.data, 7, 0);
   arm.data.addScaled(Data.fromArray(data), 1);
   arm.costWeight = data[5]!;
   arm.costSum = data[6]!;
@@ -80,7 +81,7 @@ function restoreArm(field: string, value: unknown, target: Persistable): void {
   arm.observed = integer(`${field}.observed`, json.observed, 0);
   const contexts = plainObject(`${field}.contexts`, json.contexts);
   for (const [key, entry] of Object.entries(contexts)) {
-    arm.seedContext(target.contexts.id(key), Data.fromArray(numbers(`${field}.contexts[${JSON.stringify(key)}]`, entry, 5)), 1);
+    arm.seedContext(target.contexts.id(key), Data.fromArray(numbers(`${field}.contexts[${JSON.stringify(key)}]`, entry, 5, 0)), 1);
   }
 }
 

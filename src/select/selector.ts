@@ -166,7 +166,8 @@ export class Selector {
     const arm = this.arms.forOutcome(outcome.modelId, outcome.version, outcome.task);
     const reward = outcome.success ? (outcome.quality ?? 1) : 0;
     const context = outcome.context;
-    const id = this.#contexts.id(contextKey(outcome.task, context?.promptTokens, context?.tags));
+    // Context posteriors are read only by a contextual selector.
+    const id = this.#options.contextual ? this.#contexts.id(contextKey(outcome.task, context?.promptTokens, context?.tags)) : undefined;
     arm.observe(reward, Math.log1p(outcome.latencyMs), outcome.costUsd, id);
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Selector, type Candidate } from '../../src/select/index.js';
+import { Selector, priorQuality, type Candidate } from '../../src/select/index.js';
 import { seededRandom } from '../helpers/expect.js';
 import { candidate } from './helpers.js';
 
@@ -35,7 +35,8 @@ describe('Selection.candidates()', () => {
       expect(e.observed).toBe(0);
     }
     expect(explained[0]!.memoryBytes).toBe(2e9);
-    expect(explained[1]!.meanQuality).toBeCloseTo((0.72 * 30 + 2 * explained[1]!.meanQuality!) / 32, 1);
+    // 30 samples of history at 0.9 × 0.8 = 0.72 beside the cold prior's 2 pseudo-observations of its size and type.
+    expect(explained[1]!.meanQuality).toBeCloseTo((0.72 * 30 + 2 * priorQuality(list[1]!)) / 32, 6);
     expect(explained[1]!.p95LatencyMs).toBe(2000);
     // Recomputed, not stored: the same until outcomes arrive.
     expect(selection.candidates()).toEqual(explained);
@@ -140,9 +141,15 @@ describe('Selector: lists and lanes', () => {
     expect(explained[0]!.observed).toBe(1);
   });
 
-  it('keeps working past its cap of lanes per list', () => {
-    const selector = new Selector({ seed: 1 });
+  it('keeps working past its cap of lanes per list, with what it learned', () => {
+    const selector = new Selector({ seed: 1, exploration: 'greedy' });
+    for (let i = 0; i < 20; i++) selector.observe({ modelId: 'a', version: '1', task: 'chat', context: { tags: ['t0'] }, success: true, quality: 1, latencyMs: 10 });
+    const before = selector.select({ task: 'chat', context: { tags: ['t0'] } }, list).candidates()[0]!;
     for (let i = 0; i < 300; i++) selector.select({ task: 'chat', context: { tags: [`t${i}`] } }, list);
-    expect(selector.select({ task: 'chat', context: { tags: ['t0'] } }, list).contextKey).toBe('chat||t0'.replace('||', '|*|'));
+    const after = selector.select({ task: 'chat', context: { tags: ['t0'] } }, list);
+    expect(after.contextKey).toBe('chat||t0'.replace('||', '|*|'));
+    // The lanes were rebuilt past the cap; the posteriors are the arms', not the lanes'.
+    expect(after.candidates()[0]!.meanQuality).toBe(before.meanQuality);
+    expect(after.candidates()[0]!.contextObserved).toBe(before.contextObserved);
   });
 });

@@ -41,6 +41,10 @@ describe('Selector.toJSON / fromJSON', () => {
     const broken = json();
     broken.arms[1].data[2] = 'x';
     await expectCode(() => Selector.fromJSON(broken), 'INVALID_ARGUMENT', 'json.arms[1].data[2]');
+    // A negative weight would make a posterior NaN.
+    const negative = json();
+    negative.arms[1].data[2] = -3;
+    await expectCode(() => Selector.fromJSON(negative), 'INVALID_ARGUMENT', 'json.arms[1].data[2]');
     const badPrior = json();
     badPrior.arms[0].prior.qualityKnown = 1;
     await expectCode(() => Selector.fromJSON(badPrior), 'INVALID_ARGUMENT', 'json.arms[0].prior.qualityKnown');

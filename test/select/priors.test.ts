@@ -73,6 +73,24 @@ describe('history and predecessors', () => {
     expect(explainOf(selector, later, 'm').meanQuality).toBeGreaterThan(0.75);
   });
 
+  it('a prior the history carried over from an earlier version (no samples of its own) counts its weight', () => {
+    // What the registry hands a new version: its predecessor's quality at a weight, no samples yet.
+    const list = [candidate('m', { stats: { samples: 0, quality: 0.9, qualityWeight: 20 } }), candidate('fresh')];
+    const explained = new Selector({ exploration: 'greedy' }).select({ task: 'chat' }, list).candidates();
+    // (0.9 × 20 + 0.5 × 2) / 22 with the cold prior's 2 pseudo-observations at 0.5.
+    expect(explained[0]!.meanQuality).toBeCloseTo((0.9 * 20 + 0.5 * 2) / 22, 6);
+    expect(explained[1]!.meanQuality).toBeCloseTo(0.5, 6);
+  });
+
+  it('a selector without contexts keeps no context data', () => {
+    const selector = new Selector({ contextual: false });
+    selector.observe({ modelId: 'm', version: '1', task: 'chat', context: { promptTokens: 10, tags: ['code'] }, success: true, latencyMs: 10 });
+    expect(selector.toJSON().arms[0]!.contexts).toEqual({});
+    const contextual = new Selector();
+    contextual.observe({ modelId: 'm', version: '1', task: 'chat', context: { promptTokens: 10, tags: ['code'] }, success: true, latencyMs: 10 });
+    expect(Object.keys(contextual.toJSON().arms[0]!.contexts)).toHaveLength(1);
+  });
+
   it('seeds a new version from its predecessor, scaled down', () => {
     const v1 = candidate('m', { version: '1', parameterCount: 1e9 });
     const selector = new Selector({ seed: 2, exploration: 'greedy' });
