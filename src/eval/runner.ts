@@ -1,6 +1,7 @@
 /** The suite runner: every item through a target, graded, with a bound on calls in flight; and its quality records. */
 import { ModelpoolError, invalidArgument, isModelpoolError } from '../errors.js';
 import { nonEmptyString, optionalInteger, optionalSignal, plainObject } from '../validate.js';
+import { mapLimited } from '../core/concurrency.js';
 import type { PerformanceSample } from '../telemetry/types.js';
 import type {
   ItemResult,
@@ -106,24 +107,18 @@ export async function runSuite(suite: Suite, target: SuiteTarget, options: RunSu
 
   const started = performance.now();
   const items = suite.items;
-  const results: ItemResult[] = new Array<ItemResult>(items.length);
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && !signal?.aborted && next < items.length) {
-      const index = next++;
-      const result = await runItem(suite, items[index]!, target, signal, timeoutMs);
-      results[index] = result;
-      try {
-        onResult?.(result);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  if (failure !== undefined) throw failure.error;
-  if (signal?.aborted) throw new ModelpoolError('ABORTED', `the run of ${suite.source} was aborted`, { cause: signal.reason });
+  const settled = await mapLimited(
+    items,
+    concurrency,
+    // The map's signal: the caller's, and aborted when onResult throws (no further item starts).
+    async (item, _index, inner) => {
+      const result = await runItem(suite, item, target, inner, timeoutMs);
+      onResult?.(result);
+      return result;
+    },
+    { signal, what: `The run of ${suite.source}` },
+  );
+  const results = settled.map((s) => (s as { ok: true; value: ItemResult }).value);
 
   const tagged = new Map<string, ItemResult[]>();
   for (const r of results) {

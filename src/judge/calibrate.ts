@@ -5,7 +5,7 @@
  */
 import { invalidArgument, isModelpoolError } from '../errors.js';
 import { integer, optionalSignal, plainObject } from '../validate.js';
-import { mapLimited } from './concurrency.js';
+import { mapLimited } from '../core/concurrency.js';
 import { checkItem } from './items.js';
 import { kendallTau, spearman } from './stats.js';
 import type { CalibrateOptions, CalibrationFailure, CalibrationReport, CalibrationStats, Judging, LabelledItem, Verdict } from './types.js';

@@ -6,7 +6,7 @@
  */
 import { ModelpoolError, invalidArgument, isModelpoolError } from '../errors.js';
 import { finiteNumber, integer, plainObject } from '../validate.js';
-import { abortedError } from './concurrency.js';
+import { abortedError } from '../core/concurrency.js';
 import { checkCriteria, judgeAllWith, judgeManyWith } from './items.js';
 import { BUILTIN_CRITERIA } from './templates.js';
 import type {

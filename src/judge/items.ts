@@ -4,7 +4,7 @@
  */
 import { invalidArgument } from '../errors.js';
 import { integer, optionalSignal, plainObject } from '../validate.js';
-import { mapLimited } from './concurrency.js';
+import { mapLimited } from '../core/concurrency.js';
 import type { Criterion, JudgeItem, JudgeManyOptions, PairItem, Verdict } from './types.js';
 
 function optionalText(field: string, value: unknown): string | undefined {

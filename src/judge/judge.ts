@@ -8,7 +8,7 @@ import { invalidArgument } from '../errors.js';
 import type { ModelHandle } from '../model/handle.js';
 import type { GenerateRequest, GenerationResult } from '../model/types.js';
 import { integer, optionalSignal, plainObject } from '../validate.js';
-import { Limiter } from './concurrency.js';
+import { Limiter } from '../core/concurrency.js';
 import { checkCriteria, checkItem, checkPairItem, judgeAllWith, judgeManyWith } from './items.js';
 import { PAIRWISE_SCHEMA, VERDICT_SCHEMA, readPairwiseVerdict, readVerdict } from './schemas.js';
 import { BUILTIN_CRITERIA, DEFAULT_TEMPLATES, GENERIC_PAIRWISE_TEMPLATE, checkTemplate, renderTemplate } from './templates.js';

@@ -12,7 +12,7 @@ import {
   readVerdict,
   renderTemplate,
 } from '../../src/judge/index.js';
-import { Limiter } from '../../src/judge/concurrency.js';
+import { Limiter } from '../../src/core/concurrency.js';
 import { expectCode } from '../helpers/expect.js';
 import { fixedModel, promptOf, resultOf, verdictText } from './helpers.js';
 

@@ -1,12 +1,13 @@
 /**
- * Bounded concurrency for the judge: a limiter that lets at most `limit` calls run at once (a
- * judge's runner calls, every method together), and a map over items with at most `limit` in flight.
+ * Bounded concurrency: a limiter that lets at most `limit` calls run at once (a judge's runner calls,
+ * every method together), and a map over items with at most `limit` in flight (judging a batch,
+ * running a task suite).
  */
 import { ModelpoolError } from '../errors.js';
 
-/** ABORTED for a judging call whose signal fired. */
-export function abortedError(signal: AbortSignal, when: string): ModelpoolError {
-  return new ModelpoolError('ABORTED', `Judging was aborted ${when}`, { cause: signal.reason });
+/** ABORTED for work whose signal fired: "<what> was aborted <when>". */
+export function abortedError(signal: AbortSignal, when: string, what = 'Judging'): ModelpoolError {
+  return new ModelpoolError('ABORTED', `${what} was aborted ${when}`, { cause: signal.reason });
 }
 
 /** At most `limit` calls of run() in flight; the others wait in arrival order. */
@@ -67,10 +68,10 @@ export async function mapLimited<T, R>(
   items: readonly T[],
   limit: number,
   fn: (item: T, index: number, signal: AbortSignal) => Promise<R>,
-  options: { signal?: AbortSignal; settle?: boolean } = {},
+  options: { signal?: AbortSignal; settle?: boolean; what?: string } = {},
 ): Promise<Array<Settled<R>>> {
-  const { signal, settle = false } = options;
-  if (signal?.aborted === true) throw abortedError(signal, 'before it started');
+  const { signal, settle = false, what } = options;
+  if (signal?.aborted === true) throw abortedError(signal, 'before it started', what);
   const controller = new AbortController();
   let aborted = false;
   const onAbort = (): void => {
@@ -100,7 +101,7 @@ export async function mapLimited<T, R>(
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
-  if (aborted) throw abortedError(signal!, 'while items were judged');
+  if (aborted) throw abortedError(signal!, 'while its items ran', what);
   if (failure !== undefined) throw failure.error;
   return results;
 }
