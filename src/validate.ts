@@ -36,6 +36,30 @@ export function optionalBoolean(field: string, value: unknown): boolean | undefi
   return value;
 }
 
+export function string(field: string, value: unknown): string {
+  if (typeof value !== 'string') throw invalidArgument(field, 'a string', value);
+  return value;
+}
+
+export function optionalString(field: string, value: unknown): string | undefined {
+  return value === undefined ? undefined : string(field, value);
+}
+
+/** An array of non-empty strings, each named as `field[i]` when it is not one. */
+export function optionalStringArray(field: string, value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) throw invalidArgument(field, 'an array of non-empty strings', value);
+  value.forEach((item, index) => nonEmptyString(`${field}[${index}]`, item));
+  return value as string[];
+}
+
+/** Refuses a key of `object` not in `known`, naming `field.key` (or `key` when `field` is ''). */
+export function onlyKnownKeys(field: string, object: Record<string, unknown>, known: readonly string[]): void {
+  for (const key of Object.keys(object)) {
+    if (!known.includes(key)) throw invalidArgument(field === '' ? key : `${field}.${key}`, `no such field (known: ${known.join(', ')})`, object[key]);
+  }
+}
+
 export function plainObject(field: string, value: unknown): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalidArgument(field, 'an object', value);

@@ -1,10 +1,9 @@
 /** Task suites: JSONL, one item a line, each checked and its grader compiled when the suite is read. */
 import { readFile } from 'node:fs/promises';
 import { ModelpoolError, describeValue, invalidArgument, isModelpoolError } from '../errors.js';
-import { jsonLines, nonEmptyString, optionalInteger, plainObject } from '../validate.js';
+import { jsonLines, nonEmptyString, onlyKnownKeys, optionalInteger, optionalStringArray, plainObject } from '../validate.js';
 import type { ChatMessage } from '../model/types.js';
 import { compileGraderIn, type GraderContext } from './graders/index.js';
-import { onlyKnownKeys } from './graders/fields.js';
 import type { Grader, GraderSpec, Suite, SuiteItem } from './types.js';
 
 const ITEM_KEYS = ['id', 'task', 'prompt', 'messages', 'maxTokens', 'grader', 'tags'] as const;
@@ -23,9 +22,7 @@ function messages(value: unknown): ChatMessage[] {
 }
 
 function tags(value: unknown): string[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) throw invalidArgument('tags', 'an array of non-empty strings', value);
-  return value.map((tag, i) => nonEmptyString(`tags[${i}]`, tag));
+  return optionalStringArray('tags', value) ?? [];
 }
 
 /** One line's item (INVALID_ARGUMENT naming the field; the caller adds the line). */

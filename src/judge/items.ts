@@ -3,27 +3,17 @@
  * every {@link Judging} shares: judgeAll() and judgeMany() are written once over a judge() function.
  */
 import { invalidArgument } from '../errors.js';
-import { integer, optionalSignal, plainObject } from '../validate.js';
+import { integer, nonEmptyString, optionalSignal, optionalString, plainObject } from '../validate.js';
 import { mapLimited } from '../core/concurrency.js';
 import type { Criterion, JudgeItem, JudgeManyOptions, PairItem, Verdict } from './types.js';
 
-function optionalText(field: string, value: unknown): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw invalidArgument(field, 'a string', value);
-  return value;
-}
-
-function requiredText(field: string, value: unknown): string {
-  if (typeof value !== 'string' || value === '') throw invalidArgument(field, 'a non-empty string', value);
-  return value;
-}
 
 /** An item to judge: `answer` a non-empty string; `question` and `context` strings when given. */
 export function checkItem(value: unknown, field = 'item'): JudgeItem {
   const o = plainObject(field, value);
-  const item: JudgeItem = { answer: requiredText(`${field}.answer`, o.answer) };
-  const question = optionalText(`${field}.question`, o.question);
-  const context = optionalText(`${field}.context`, o.context);
+  const item: JudgeItem = { answer: nonEmptyString(`${field}.answer`, o.answer) };
+  const question = optionalString(`${field}.question`, o.question);
+  const context = optionalString(`${field}.context`, o.context);
   if (question !== undefined) item.question = question;
   if (context !== undefined) item.context = context;
   return item;
@@ -33,11 +23,11 @@ export function checkItem(value: unknown, field = 'item'): JudgeItem {
 export function checkPairItem(value: unknown, field = 'item'): PairItem {
   const o = plainObject(field, value);
   const item: PairItem = {
-    question: requiredText(`${field}.question`, o.question),
-    answerA: requiredText(`${field}.answerA`, o.answerA),
-    answerB: requiredText(`${field}.answerB`, o.answerB),
+    question: nonEmptyString(`${field}.question`, o.question),
+    answerA: nonEmptyString(`${field}.answerA`, o.answerA),
+    answerB: nonEmptyString(`${field}.answerB`, o.answerB),
   };
-  const context = optionalText(`${field}.context`, o.context);
+  const context = optionalString(`${field}.context`, o.context);
   if (context !== undefined) item.context = context;
   return item;
 }

@@ -7,7 +7,7 @@ import type { GenerateRequest } from '../model/types.js';
 import type { Priority } from '../pool/index.js';
 import type { Constraints, Objective } from '../select/index.js';
 import type { Task } from '../telemetry/types.js';
-import { nonEmptyString, optionalInteger, optionalSignal, plainObject } from '../validate.js';
+import { nonEmptyString, optionalInteger, optionalSignal, optionalStringArray, plainObject } from '../validate.js';
 
 /** How a request is routed; the rest of a request is the model's ({@link GenerateRequest}). */
 export interface RouteOptions {
@@ -60,11 +60,6 @@ export function promptLength(request: { prompt?: unknown; messages?: unknown; in
   return Math.ceil(chars / 4);
 }
 
-function stringList(field: string, value: unknown): string[] | undefined {
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v.length === 0)) throw invalidArgument(field, 'an array of non-empty strings', value);
-  return value as string[];
-}
 
 export function routeOf(input: object, defaultTask: Task): Route {
   const raw = plainObject('request', input);
@@ -79,7 +74,7 @@ export function routeOf(input: object, defaultTask: Task): Route {
   if (raw.constraints !== undefined) plainObject('request.constraints', raw.constraints);
   if (raw.objective !== undefined) plainObject('request.objective', raw.objective);
   const tenant = raw.tenant === undefined ? undefined : nonEmptyString('request.tenant', raw.tenant, 200);
-  const tags = stringList('request.tags', raw.tags);
+  const tags = optionalStringArray('request.tags', raw.tags);
   const timeoutMs = optionalInteger('request.timeoutMs', raw.timeoutMs, 0);
   const signal = optionalSignal('request.signal', raw.signal);
   const maxTokens = typeof raw.maxTokens === 'number' ? raw.maxTokens : 256;

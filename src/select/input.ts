@@ -4,7 +4,7 @@
  * 'candidates[3].stats.quality', 'outcome.latencyMs') and the value.
  */
 import { invalidArgument } from '../errors.js';
-import { finiteNumber, integer, nonEmptyString, optionalBoolean, optionalNumber, plainObject } from '../validate.js';
+import { finiteNumber, integer, nonEmptyString, optionalBoolean, optionalNumber, optionalStringArray, plainObject } from '../validate.js';
 import type { ArmSettings } from './arm.js';
 import type { Candidate, Objective, SelectOutcome, SelectRequest, SelectorOptions } from './types.js';
 
@@ -21,12 +21,6 @@ export interface ResolvedOptions extends ArmSettings {
   seed: number | undefined;
 }
 
-function optionalStrings(field: string, value: unknown): string[] | undefined {
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value)) throw invalidArgument(field, 'an array of non-empty strings', value);
-  value.forEach((item, index) => nonEmptyString(`${field}[${index}]`, item));
-  return value as string[];
-}
 
 /** Objective weights, each a number ≥ 0; missing ones from `base`. */
 export function resolveObjective(field: string, value: unknown, base: Readonly<Required<Objective>>): Required<Objective> {
@@ -104,11 +98,11 @@ export function compileRequest(value: unknown, base: Readonly<Required<Objective
   const constraints = (request.constraints === undefined ? {} : plainObject('request.constraints', request.constraints)) as Record<string, unknown>;
   const context = (request.context === undefined ? {} : plainObject('request.context', request.context)) as Record<string, unknown>;
   const promptTokens = context.promptTokens === undefined ? undefined : integer('request.context.promptTokens', context.promptTokens, 0);
-  const models = optionalStrings('request.constraints.models', constraints.models);
+  const models = optionalStringArray('request.constraints.models', constraints.models);
   const compiled: CompiledRequest = {
     task,
     promptTokens,
-    contextTags: optionalStrings('request.context.tags', context.tags),
+    contextTags: optionalStringArray('request.context.tags', context.tags),
     objective: resolveObjective('request.objective', request.objective, base),
     minQuality: limit(optionalNumber('request.constraints.minQuality', constraints.minQuality, 0, 1)),
     maxP95LatencyMs: limit(optionalNumber('request.constraints.maxP95LatencyMs', constraints.maxP95LatencyMs, 0, Number.MAX_VALUE)),
@@ -117,7 +111,7 @@ export function compileRequest(value: unknown, base: Readonly<Required<Objective
     minContextLength: constraints.minContextLength === undefined ? Number.NaN : integer('request.constraints.minContextLength', constraints.minContextLength, 0),
     localOnly: optionalBoolean('request.constraints.localOnly', constraints.localOnly) ?? false,
     loadedOnly: optionalBoolean('request.constraints.loadedOnly', constraints.loadedOnly) ?? false,
-    tags: optionalStrings('request.constraints.tags', constraints.tags),
+    tags: optionalStringArray('request.constraints.tags', constraints.tags),
     models: models === undefined ? undefined : new Set(models),
     modelList: models,
     constrained: false,
@@ -155,8 +149,8 @@ export function checkCandidate(value: unknown, index: number): Candidate {
   const candidate = plainObject(field, value) as unknown as Candidate;
   nonEmptyString(`${field}.modelId`, candidate.modelId);
   nonEmptyString(`${field}.version`, candidate.version);
-  if (optionalStrings(`${field}.tasks`, candidate.tasks) === undefined) throw invalidArgument(`${field}.tasks`, 'an array of non-empty strings', undefined);
-  optionalStrings(`${field}.tags`, candidate.tags);
+  if (optionalStringArray(`${field}.tasks`, candidate.tasks) === undefined) throw invalidArgument(`${field}.tasks`, 'an array of non-empty strings', undefined);
+  optionalStringArray(`${field}.tags`, candidate.tags);
   if (typeof candidate.local !== 'boolean') throw invalidArgument(`${field}.local`, 'a boolean', candidate.local);
   if (typeof candidate.loaded !== 'boolean') throw invalidArgument(`${field}.loaded`, 'a boolean', candidate.loaded);
   count(`${field}.contextLength`, candidate.contextLength);
@@ -189,7 +183,7 @@ export function checkOutcome(value: unknown): SelectOutcome {
   if (outcome.context !== undefined) {
     const context = plainObject('outcome.context', outcome.context);
     if (context.promptTokens !== undefined) integer('outcome.context.promptTokens', context.promptTokens, 0);
-    optionalStrings('outcome.context.tags', context.tags);
+    optionalStringArray('outcome.context.tags', context.tags);
   }
   return outcome;
 }

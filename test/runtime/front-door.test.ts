@@ -243,7 +243,8 @@ describe('FrontDoor: admission, budgets and bad input', () => {
     expect(() => door.generate({ version: '1', prompt: 'x' })).toThrow(expect.objectContaining({ field: 'request.version' }));
     expect(() => door.generate({ model: 'story-a', constraints: {}, prompt: 'x' })).toThrow(expect.objectContaining({ field: 'request.constraints' }));
     expect(() => door.generate({ model: 'story-a', objective: {}, prompt: 'x' })).toThrow(expect.objectContaining({ field: 'request.objective' }));
-    expect(() => door.generate({ tags: [''] as string[], prompt: 'x' })).toThrow(expect.objectContaining({ field: 'request.tags' }));
+    expect(() => door.generate({ tags: [''] as string[], prompt: 'x' })).toThrow(expect.objectContaining({ field: 'request.tags[0]' }));
+    expect(() => door.generate({ tags: 'code' as never, prompt: 'x' })).toThrow(expect.objectContaining({ field: 'request.tags' }));
     expect(() => door.generate({ tenant: 5 as unknown as string, prompt: 'x' })).toThrow(expect.objectContaining({ field: 'request.tenant' }));
     await expect(door.embed({ input: [] })).rejects.toMatchObject({ field: 'request.input' });
     // The model's own validation: nothing recorded against the model for the caller's mistake.

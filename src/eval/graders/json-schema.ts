@@ -1,9 +1,8 @@
 /** JSON-schema grader: the output is JSON and valid against the schema (ajv, compiled once). */
 import { Ajv, type ValidateFunction } from 'ajv';
 import { invalidArgument } from '../../errors.js';
-import { plainObject } from '../../validate.js';
+import { onlyKnownKeys, plainObject } from '../../validate.js';
 import type { JsonSchemaGraderSpec, Grader } from '../types.js';
-import { onlyKnownKeys } from './fields.js';
 import { verdict } from './text.js';
 
 /**

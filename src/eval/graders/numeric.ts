@@ -1,7 +1,6 @@
 /** Numeric grader: the first number in the output against `expected`, within an absolute or relative tolerance. */
-import { finiteNumber, optionalNumber } from '../../validate.js';
+import { finiteNumber, onlyKnownKeys, optionalNumber } from '../../validate.js';
 import type { Grader, NumericGraderSpec } from '../types.js';
-import { onlyKnownKeys } from './fields.js';
 import { verdict } from './text.js';
 
 /**

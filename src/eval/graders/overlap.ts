@@ -1,8 +1,7 @@
 /** Overlap grader: word-level F1 (SQuAD's, without its English article removal) or ROUGE-L F1 against a reference. */
 import { invalidArgument } from '../../errors.js';
-import { optionalNumber } from '../../validate.js';
+import { onlyKnownKeys, optionalNumber, optionalString, string } from '../../validate.js';
 import type { Grader, OverlapGraderSpec } from '../types.js';
-import { onlyKnownKeys, optionalString, stringValue } from './fields.js';
 
 /** Lower-cased runs of letters and digits (any script): punctuation and spacing never count. */
 export function words(text: string): string[] {
@@ -53,7 +52,7 @@ export function rougeL(candidate: readonly string[], reference: readonly string[
 
 export function overlapGrader(spec: Record<string, unknown>, field: string): Grader {
   onlyKnownKeys(field, spec, ['type', 'reference', 'metric', 'threshold']);
-  const reference = words(stringValue(`${field}.reference`, spec.reference));
+  const reference = words(string(`${field}.reference`, spec.reference));
   const metric = optionalString(`${field}.metric`, spec.metric) ?? 'f1';
   if (metric !== 'f1' && metric !== 'rouge-l') throw invalidArgument(`${field}.metric`, "'f1' or 'rouge-l'", metric);
   const threshold = optionalNumber(`${field}.threshold`, spec.threshold, 0, 1) ?? 0.5;

@@ -1,8 +1,7 @@
 /** Text graders: exact match and regular expression. */
 import { invalidArgument } from '../../errors.js';
-import { nonEmptyString, optionalBoolean } from '../../validate.js';
+import { nonEmptyString, onlyKnownKeys, optionalBoolean, optionalString, string } from '../../validate.js';
 import type { ExactGraderSpec, GradeResult, Grader, RegexGraderSpec } from '../types.js';
-import { onlyKnownKeys, optionalString, stringValue } from './fields.js';
 
 /** A pass/fail verdict; the failure's detail is only worked out on failure. */
 export const verdict = (pass: boolean, detail: () => string): GradeResult => (pass ? { score: 1, pass } : { score: 0, pass, detail: detail() });
@@ -12,7 +11,7 @@ const quote = (text: string): string => JSON.stringify(text.length > 60 ? `${tex
 /** Exact match: whole output against `expected`, trimmed (default) and case-sensitive (default). */
 export function exactGrader(spec: Record<string, unknown>, field: string): Grader {
   onlyKnownKeys(field, spec, ['type', 'expected', 'caseSensitive', 'trim']);
-  const expected = stringValue(`${field}.expected`, spec.expected);
+  const expected = string(`${field}.expected`, spec.expected);
   const caseSensitive = optionalBoolean(`${field}.caseSensitive`, spec.caseSensitive) ?? true;
   const trim = optionalBoolean(`${field}.trim`, spec.trim) ?? true;
   const normalize = (text: string): string => {
