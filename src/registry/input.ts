@@ -8,7 +8,6 @@ import type {
   ModelPatch,
   ModelQuery,
   ModelSource,
-  PerformanceSample,
   PerformanceWindow,
   SourceKind,
   Task,
@@ -283,25 +282,6 @@ export function registryOptions(field: string, value: unknown): void {
   }
 }
 
-/**
- * A performance sample's measurements and time (its model and version are looked up in the catalog
- * first). Returns the time, or undefined when the sample has none. Field names are literals: this
- * runs once per recorded request.
- */
-export function sampleMeasures(sample: PerformanceSample): number | undefined {
-  const task: unknown = sample.task;
-  if (typeof task !== 'string' || task.length === 0 || task.length > 64 || task.includes('\n')) {
-    throw invalidArgument('sample.task', 'a task name', task);
-  }
-  finiteNumber('sample.totalMs', sample.totalMs, 0, Number.MAX_VALUE);
-  if (typeof sample.success !== 'boolean') throw invalidArgument('sample.success', 'a boolean', sample.success);
-  optionalNumber('sample.ttftMs', sample.ttftMs, 0, Number.MAX_VALUE);
-  optionalNumber('sample.tokensPerSecond', sample.tokensPerSecond, 0, Number.MAX_VALUE);
-  optionalNumber('sample.quality', sample.quality, 0, 1);
-  optionalNumber('sample.memoryBytes', sample.memoryBytes, 0, Number.MAX_VALUE);
-  optionalNumber('sample.costUsd', sample.costUsd, 0, Number.MAX_VALUE);
-  return sample.at === undefined ? undefined : finiteNumber('sample.at', sample.at, 0, Number.MAX_SAFE_INTEGER);
-}
 
 /** The window and task of a performance query (default window 'all'), with the window's length. */
 export function performanceWindow(query: { task: unknown; window?: unknown }): { task: Task; window: PerformanceWindow; windowMs: number } {

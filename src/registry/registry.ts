@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { resolve as resolvePath } from 'node:path';
 import { invalidArgument, ModelpoolError } from '../errors.js';
-import { PerformanceHistory, queryTenant, resolveHistoryOptions, sampleTenantAndCosts, type HistoryOptions } from '../telemetry/index.js';
+import { PerformanceHistory, queryTenant, resolveHistoryOptions, checkSample, type HistoryOptions } from '../telemetry/index.js';
 import { nonEmptyString, plainObject } from '../validate.js';
 import { importDiscovered, type DiscoveryReport } from './discovery/import.js';
 import type { DiscoveryOptions } from './discovery/scan.js';
@@ -267,8 +267,7 @@ export class ModelRegistry extends EventEmitter<RegistryEvents> {
     if (version === undefined || !entry.resolved.has(version)) {
       throw new ModelpoolError('VERSION_NOT_FOUND', `Model ${entry.model.id} has no version ${JSON.stringify(version)}`, { field: 'sample.version', value: version });
     }
-    const at = input.sampleMeasures(sample) ?? this.state.now();
-    sampleTenantAndCosts(sample);
+    const at = checkSample(sample).at ?? this.state.now();
     if (this.state.history.record(entry.model.id, version, sample, at)) this.state.scheduleFlush();
   }
 

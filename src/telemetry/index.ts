@@ -7,7 +7,7 @@
  */
 export { PerformanceHistory, resolveHistoryOptions, type HistoryOptions, type ResolvedHistoryOptions } from './history.js';
 export { QuantileSketch, type SketchJson } from './sketch.js';
-export { queryTenant, sampleTenantAndCosts, TENANT_MAX_LENGTH } from './sample.js';
+export { queryTenant, checkSample, TENANT_MAX_LENGTH } from './sample.js';
 /** For stores: the aggregates they persist as JSON and fold flushed samples into. */
 export { Aggregate, type AggregateJson, type DistributionJson } from './aggregate.js';
 export { DecayedSums, type DecayedSumsJson } from './decayed.js';

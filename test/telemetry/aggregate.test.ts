@@ -9,7 +9,7 @@ import {
   PerformanceHistory,
   queryTenant,
   resolveHistoryOptions,
-  sampleTenantAndCosts,
+  checkSample,
   TENANT_MAX_LENGTH,
   type AggregateJson,
   type PerfFlush,
@@ -128,17 +128,17 @@ describe('sample checks', () => {
   const base: PerformanceSample = { model: 'm', task: 'chat', totalMs: 1, success: true };
 
   it('checks the tenant and each cost measure, naming sample.<field>', () => {
-    expect(sampleTenantAndCosts(base)).toBeUndefined();
-    expect(sampleTenantAndCosts({ ...base, tenant: 'acme', queueMs: 0, promptTokens: 3, generatedTokens: 0, cpuMs: 1.5, memoryGbSeconds: 0.1 })).toBe('acme');
-    expect(sampleTenantAndCosts({ ...base, tenant: 'x'.repeat(TENANT_MAX_LENGTH) })).toHaveLength(TENANT_MAX_LENGTH);
-    expectInvalid(() => sampleTenantAndCosts({ ...base, tenant: '' }), 'sample.tenant', '');
-    expectInvalid(() => sampleTenantAndCosts({ ...base, tenant: 'x'.repeat(TENANT_MAX_LENGTH + 1) }), 'sample.tenant');
-    expectInvalid(() => sampleTenantAndCosts({ ...base, tenant: 7 as never }), 'sample.tenant', 7);
+    expect(checkSample(base)).toEqual({ at: undefined, tenant: undefined });
+    expect(checkSample({ ...base, tenant: 'acme', queueMs: 0, promptTokens: 3, generatedTokens: 0, cpuMs: 1.5, memoryGbSeconds: 0.1, at: 5 })).toEqual({ at: 5, tenant: 'acme' });
+    expect(checkSample({ ...base, tenant: 'x'.repeat(TENANT_MAX_LENGTH) }).tenant).toHaveLength(TENANT_MAX_LENGTH);
+    expectInvalid(() => checkSample({ ...base, tenant: '' }), 'sample.tenant', '');
+    expectInvalid(() => checkSample({ ...base, tenant: 'x'.repeat(TENANT_MAX_LENGTH + 1) }), 'sample.tenant');
+    expectInvalid(() => checkSample({ ...base, tenant: 7 as never }), 'sample.tenant', 7);
     for (const field of ['queueMs', 'promptTokens', 'generatedTokens', 'cpuMs', 'memoryGbSeconds'] as const) {
-      expectInvalid(() => sampleTenantAndCosts({ ...base, [field]: -1 }), `sample.${field}`, -1);
-      expectInvalid(() => sampleTenantAndCosts({ ...base, [field]: Number.NaN }), `sample.${field}`);
-      expectInvalid(() => sampleTenantAndCosts({ ...base, [field]: Number.POSITIVE_INFINITY }), `sample.${field}`);
-      expectInvalid(() => sampleTenantAndCosts({ ...base, [field]: '5' as never }), `sample.${field}`, '5');
+      expectInvalid(() => checkSample({ ...base, [field]: -1 }), `sample.${field}`, -1);
+      expectInvalid(() => checkSample({ ...base, [field]: Number.NaN }), `sample.${field}`);
+      expectInvalid(() => checkSample({ ...base, [field]: Number.POSITIVE_INFINITY }), `sample.${field}`);
+      expectInvalid(() => checkSample({ ...base, [field]: '5' as never }), `sample.${field}`, '5');
     }
   });
 
