@@ -6,7 +6,7 @@
 import { invalidArgument, isModelpoolError } from '../errors.js';
 import { integer, optionalSignal, plainObject } from '../validate.js';
 import { mapLimited } from '../core/concurrency.js';
-import { checkItem } from './items.js';
+import { checkLabelledItem } from './labels.js';
 import { kendallTau, spearman } from './stats.js';
 import type { CalibrateOptions, CalibrationFailure, CalibrationReport, CalibrationStats, Judging, LabelledItem, Verdict } from './types.js';
 
@@ -93,13 +93,11 @@ function checkLabelled(labelled: unknown): LabelledItem[] {
   if (!Array.isArray(labelled) || labelled.length === 0) throw invalidArgument('labelled', 'a non-empty array of labelled items', labelled);
   const numeric = typeof (labelled[0] as { label?: unknown } | undefined)?.label !== 'boolean';
   return labelled.map((given, i) => {
-    const o = plainObject(`labelled[${i}]`, given);
-    const label = o.label;
-    const ok = numeric ? typeof label === 'number' && Number.isInteger(label) && label >= 1 && label <= 5 : typeof label === 'boolean';
-    if (!ok) throw invalidArgument(`labelled[${i}].label`, numeric ? 'an integer 1..5 (the set has score labels)' : 'a boolean (the set has pass/fail labels)', label);
-    if (typeof o.criterion !== 'string' || o.criterion === '') throw invalidArgument(`labelled[${i}].criterion`, 'a criterion name', o.criterion);
-    if (o.id !== undefined && typeof o.id !== 'string') throw invalidArgument(`labelled[${i}].id`, 'a string', o.id);
-    return { ...checkItem(o, `labelled[${i}]`), criterion: o.criterion, label: label as number | boolean, ...(o.id === undefined ? {} : { id: o.id }) };
+    const item = checkLabelledItem(given, `labelled[${i}].`);
+    if ((typeof item.label === 'boolean') === numeric) {
+      throw invalidArgument(`labelled[${i}].label`, numeric ? 'an integer 1..5 (the set has score labels)' : 'a boolean (the set has pass/fail labels)', item.label);
+    }
+    return item;
   });
 }
 

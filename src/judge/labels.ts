@@ -4,37 +4,27 @@
  * and lines starting with '#' are skipped. Every bad line is INVALID_DATA naming the line, the field
  * and the value.
  */
-import { ModelpoolError, describeValue, invalidArgument } from '../errors.js';
-import { invalidData, jsonLines } from '../validate.js';
+import { ModelpoolError, invalidArgument, isModelpoolError } from '../errors.js';
+import { invalidData, jsonLines, nonEmptyString, onlyKnownKeys, optionalString, plainObject } from '../validate.js';
 import type { LabelledItem } from './types.js';
 
-const FIELDS = new Set(['id', 'question', 'answer', 'context', 'criterion', 'label']);
+const FIELDS = ['id', 'question', 'answer', 'context', 'criterion', 'label'];
 
 
-function text(source: string, line: number, record: Record<string, unknown>, field: string, required: boolean): string | undefined {
-  const value = record[field];
-  if (value === undefined && !required) return undefined;
-  if (typeof value !== 'string' || (required && value === '')) throw invalidData(source, line, field, required ? 'a non-empty string' : 'a string', value);
-  return value;
-}
-
-/** One line's record as a labelled item. */
-function readRecord(source: string, line: number, record: Record<string, unknown>): LabelledItem {
-  for (const key of Object.keys(record)) {
-    if (!FIELDS.has(key)) throw invalidData(source, line, key, `one of the fields ${[...FIELDS].join(', ')}`, key);
-  }
+/**
+ * One labelled item: `answer`, `criterion` non-empty strings, `label` an integer 1..5 or a boolean, `id`,
+ * `question`, `context` strings when given. INVALID_ARGUMENT naming `<prefix>field`.
+ */
+export function checkLabelledItem(value: unknown, prefix = ''): LabelledItem {
+  const record = plainObject(prefix === '' ? 'record' : prefix.slice(0, -1), value);
   const label = record.label;
   if (typeof label !== 'boolean' && (typeof label !== 'number' || !Number.isInteger(label) || label < 1 || label > 5)) {
-    throw invalidData(source, line, 'label', 'an integer 1..5 or a boolean', label);
+    throw invalidArgument(`${prefix}label`, 'an integer 1..5 or a boolean', label);
   }
-  const item: LabelledItem = {
-    answer: text(source, line, record, 'answer', true)!,
-    criterion: text(source, line, record, 'criterion', true)!,
-    label,
-  };
+  const item: LabelledItem = { answer: nonEmptyString(`${prefix}answer`, record.answer), criterion: nonEmptyString(`${prefix}criterion`, record.criterion), label };
   for (const field of ['id', 'question', 'context'] as const) {
-    const value = text(source, line, record, field, false);
-    if (value !== undefined) item[field] = value;
+    const text = optionalString(`${prefix}${field}`, record[field]);
+    if (text !== undefined) item[field] = text;
   }
   return item;
 }
@@ -51,8 +41,14 @@ export function parseLabels(text: string, source = 'labels'): LabelledItem[] {
   const ids = new Map<string, number>();
   let kind: 'number' | 'boolean' | undefined;
   for (const { value: record, line } of jsonLines(text, source)) {
-    if (typeof record !== 'object' || record === null || Array.isArray(record)) throw invalidData(source, line, 'record', 'a JSON object', record);
-    const item = readRecord(source, line, record as Record<string, unknown>);
+    let item: LabelledItem;
+    try {
+      if (typeof record === 'object' && record !== null && !Array.isArray(record)) onlyKnownKeys('', record as Record<string, unknown>, FIELDS);
+      item = checkLabelledItem(record);
+    } catch (error) {
+      if (!isModelpoolError(error, 'INVALID_ARGUMENT')) throw error;
+      throw new ModelpoolError('INVALID_DATA', `${source}:${line}: ${error.message}`, { field: error.field, value: error.value, details: { source, line }, cause: error });
+    }
     const itemKind = typeof item.label === 'boolean' ? 'boolean' : 'number';
     if (kind !== undefined && itemKind !== kind) {
       throw invalidData(source, line, 'label', kind === 'number' ? 'an integer 1..5 like the lines before' : 'a boolean like the lines before', item.label);

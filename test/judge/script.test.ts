@@ -91,7 +91,7 @@ describe('scripts/judge-calibrate.mjs', () => {
       writeFileSync(bad, '{"answer":"a","criterion":"safety","label":1}\n{"answer":"a","criterion":"safety","label":9}\n');
       const invalid = run('--model', STORIES, '--labels', bad);
       expect(invalid.status).toBe(2);
-      expect(invalid.stderr).toContain('bad.jsonl:2: expected an integer 1..5 or a boolean for label but received number 9');
+      expect(invalid.stderr).toContain('bad.jsonl:2: Expected an integer 1..5 or a boolean for label but received number 9');
       const missing = run('--model', STORIES);
       expect(missing.status).toBe(2);
       expect(missing.stderr).toContain('Missing --labels');
