@@ -8,7 +8,7 @@
  * The server and the CLI use only this.
  */
 import { ModelpoolError, isModelpoolError } from '../errors.js';
-import { CostLedger, MemoryMeter, costOf, type LocalRates, type PriceTable, type RequestCost } from '../cost/index.js';
+import { CostLedger, MemoryMeter, costOf, resolveLocalRates, type LocalRates, type PriceTable, type RequestCost } from '../cost/index.js';
 import { ChunkChannel } from '../model/chunk-channel.js';
 import { isLocalModel, type ModelHandle } from '../model/handle.js';
 import type { GenerateRequest, GenerationChunk, GenerationResult } from '../model/types.js';
@@ -135,13 +135,14 @@ export class FrontDoor {
   constructor(options: FrontDoorOptions) {
     plainObject('options', options);
     if (options.registry === undefined) throw new ModelpoolError('INVALID_ARGUMENT', 'Expected a ModelRegistry for options.registry', { field: 'options.registry' });
+    // Checked before anything is made (INVALID_ARGUMENT naming options.rates.*), not on the first request.
+    this.#rates = resolveLocalRates(options.rates, 'options.rates');
     this.registry = options.registry;
     this.#ownsPool = options.pool === undefined;
     this.pool = options.pool ?? new ModelPool({ ...options.poolOptions, resolve: versionedResolver(options.registry, options.specDefaults) });
     this.selector = options.selector ?? new Selector();
     this.ledger = options.ledger ?? new CostLedger();
     this.admission = new Admission(options.admission);
-    this.#rates = options.rates;
     this.#prices = options.prices;
     this.#candidates = new CandidateSource(this.registry, this.pool, options.candidates);
     this.#stopMirror = mirrorLifecycle(this.pool, this.registry);

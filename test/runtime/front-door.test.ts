@@ -295,6 +295,16 @@ describe('FrontDoor: admission, budgets and bad input', () => {
     }
   });
 
+  it('bad local rates are refused when the front door is made, naming the rate', async () => {
+    const registry = await ModelRegistry.open();
+    try {
+      expect(() => new FrontDoor({ registry, rates: { perCoreHourUsd: -1 } })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'options.rates.perCoreHourUsd' }));
+      expect(() => new FrontDoor({ registry, rates: { perCpuHour: 1 } as never })).toThrow(expect.objectContaining({ field: 'options.rates.perCpuHour' }));
+    } finally {
+      await registry.close();
+    }
+  });
+
   it('after dispose every call is DISPOSED', async () => {
     const { door } = await open();
     await door.dispose();
