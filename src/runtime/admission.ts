@@ -4,6 +4,7 @@
  * door's, so a burst of requests for many models cannot pile up unbounded work in the process.
  */
 import { ModelpoolError } from '../errors.js';
+import { optionalInteger, plainObject } from '../validate.js';
 
 interface Waiter {
   resolve: () => void;
@@ -25,9 +26,11 @@ export class Admission {
   #inFlight = 0;
   readonly #waiting: Waiter[] = [];
 
+  /** Throws INVALID_ARGUMENT naming `options.admission.maxInFlight` (an integer ≥ 1) or `.maxQueued` (≥ 0). */
   constructor(options: AdmissionOptions = {}) {
-    this.maxInFlight = options.maxInFlight ?? 256;
-    this.maxQueued = options.maxQueued ?? 4096;
+    plainObject('options.admission', options);
+    this.maxInFlight = optionalInteger('options.admission.maxInFlight', options.maxInFlight, 1) ?? 256;
+    this.maxQueued = optionalInteger('options.admission.maxQueued', options.maxQueued, 0) ?? 4096;
   }
 
   get inFlight(): number {

@@ -135,18 +135,18 @@ export class FrontDoor {
   constructor(options: FrontDoorOptions) {
     plainObject('options', options);
     if (options.registry === undefined) throw new ModelpoolError('INVALID_ARGUMENT', 'Expected a ModelRegistry for options.registry', { field: 'options.registry' });
-    // Checked before anything is made (INVALID_ARGUMENT naming options.rates.*), not on the first request.
+    // Every option is checked (INVALID_ARGUMENT naming it) before a pool is made.
     this.#rates = resolveLocalRates(options.rates, 'options.rates');
     this.registry = options.registry;
-    this.#ownsPool = options.pool === undefined;
-    this.pool = options.pool ?? new ModelPool({ ...options.poolOptions, resolve: versionedResolver(options.registry, options.specDefaults) });
     this.selector = options.selector ?? new Selector();
     this.ledger = options.ledger ?? new CostLedger();
     this.admission = new Admission(options.admission);
     this.#prices = options.prices;
+    this.#recorder = new Recorder(this.registry, this.selector, this.ledger, options.judging, (model) => this.judgeRunner(model));
+    this.#ownsPool = options.pool === undefined;
+    this.pool = options.pool ?? new ModelPool({ ...options.poolOptions, resolve: versionedResolver(options.registry, options.specDefaults) });
     this.#candidates = new CandidateSource(this.registry, this.pool, options.candidates);
     this.#stopMirror = mirrorLifecycle(this.pool, this.registry);
-    this.#recorder = new Recorder(this.registry, this.selector, this.ledger, options.judging, (model) => this.judgeRunner(model));
   }
 
   /** A judge runner that leases `model` from this front door's pool for each verdict. */

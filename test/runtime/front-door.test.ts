@@ -295,11 +295,13 @@ describe('FrontDoor: admission, budgets and bad input', () => {
     }
   });
 
-  it('bad local rates are refused when the front door is made, naming the rate', async () => {
+  it('bad rates and admission limits are refused when the front door is made, naming the field', async () => {
     const registry = await ModelRegistry.open();
     try {
       expect(() => new FrontDoor({ registry, rates: { perCoreHourUsd: -1 } })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'options.rates.perCoreHourUsd' }));
       expect(() => new FrontDoor({ registry, rates: { perCpuHour: 1 } as never })).toThrow(expect.objectContaining({ field: 'options.rates.perCpuHour' }));
+      expect(() => new FrontDoor({ registry, admission: { maxInFlight: 0 } })).toThrow(expect.objectContaining({ field: 'options.admission.maxInFlight' }));
+      expect(() => new FrontDoor({ registry, admission: { maxQueued: 'many' as never } })).toThrow(expect.objectContaining({ field: 'options.admission.maxQueued' }));
     } finally {
       await registry.close();
     }
