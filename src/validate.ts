@@ -30,10 +30,13 @@ export function nonEmptyString(field: string, value: unknown, maxLength = Number
   return value;
 }
 
-export function optionalBoolean(field: string, value: unknown): boolean | undefined {
-  if (value === undefined) return undefined;
+export function boolean(field: string, value: unknown): boolean {
   if (typeof value !== 'boolean') throw invalidArgument(field, 'a boolean', value);
   return value;
+}
+
+export function optionalBoolean(field: string, value: unknown): boolean | undefined {
+  return value === undefined ? undefined : boolean(field, value);
 }
 
 export function string(field: string, value: unknown): string {

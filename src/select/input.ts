@@ -4,7 +4,7 @@
  * 'candidates[3].stats.quality', 'outcome.latencyMs') and the value.
  */
 import { invalidArgument } from '../errors.js';
-import { finiteNumber, integer, nonEmptyString, optionalBoolean, optionalNumber, optionalStringArray, plainObject } from '../validate.js';
+import { boolean, finiteNumber, integer, nonEmptyString, optionalBoolean, optionalNumber, optionalStringArray, plainObject } from '../validate.js';
 import type { ArmSettings } from './arm.js';
 import type { Candidate, Objective, SelectOutcome, SelectRequest, SelectorOptions } from './types.js';
 
@@ -151,8 +151,8 @@ export function checkCandidate(value: unknown, index: number): Candidate {
   nonEmptyString(`${field}.version`, candidate.version);
   if (optionalStringArray(`${field}.tasks`, candidate.tasks) === undefined) throw invalidArgument(`${field}.tasks`, 'an array of non-empty strings', undefined);
   optionalStringArray(`${field}.tags`, candidate.tags);
-  if (typeof candidate.local !== 'boolean') throw invalidArgument(`${field}.local`, 'a boolean', candidate.local);
-  if (typeof candidate.loaded !== 'boolean') throw invalidArgument(`${field}.loaded`, 'a boolean', candidate.loaded);
+  boolean(`${field}.local`, candidate.local);
+  boolean(`${field}.loaded`, candidate.loaded);
   count(`${field}.contextLength`, candidate.contextLength);
   count(`${field}.memoryBytes`, candidate.memoryBytes);
   count(`${field}.parameterCount`, candidate.parameterCount);
@@ -176,7 +176,7 @@ export function checkOutcome(value: unknown): SelectOutcome {
   nonEmptyString('outcome.modelId', outcome.modelId);
   nonEmptyString('outcome.version', outcome.version);
   nonEmptyString('outcome.task', outcome.task);
-  if (typeof outcome.success !== 'boolean') throw invalidArgument('outcome.success', 'a boolean', outcome.success);
+  boolean('outcome.success', outcome.success);
   optionalNumber('outcome.quality', outcome.quality, 0, 1);
   finiteNumber('outcome.latencyMs', outcome.latencyMs, 0, Number.MAX_VALUE);
   optionalNumber('outcome.costUsd', outcome.costUsd, 0, Number.MAX_VALUE);

@@ -3,7 +3,7 @@
  * (globally and per context key). Restoring checks every field and names the first bad one.
  */
 import { ModelpoolError, invalidArgument } from '../errors.js';
-import { finiteNumber, integer, nonEmptyString, plainObject } from '../validate.js';
+import { boolean, finiteNumber, integer, nonEmptyString, plainObject } from '../validate.js';
 import type { Arm } from './arm.js';
 import type { ContextKeys } from './context.js';
 import { Data } from './posterior.js';
@@ -53,10 +53,6 @@ function numbers(field: string, value: unknown, length: number, min = -Number.MA
   return value as number[];
 }
 
-function flag(field: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw invalidArgument(field, 'a boolean', value);
-  return value;
-}
 
 function restoreArm(field: string, value: unknown, target: Persistable): void {
   const json = plainObject(field, value);
@@ -67,12 +63,12 @@ function restoreArm(field: string, value: unknown, target: Persistable): void {
     nonEmptyString(`${field}.task`, json.task),
     {
       quality: finiteNumber(`${field}.prior.quality`, prior.quality, 0, 1),
-      qualityKnown: flag(`${field}.prior.qualityKnown`, prior.qualityKnown),
+      qualityKnown: boolean(`${field}.prior.qualityKnown`, prior.qualityKnown),
       logLatency: finiteNumber(`${field}.prior.logLatency`, prior.logLatency, 0, 1e3),
-      latencyKnown: flag(`${field}.prior.latencyKnown`, prior.latencyKnown),
+      latencyKnown: boolean(`${field}.prior.latencyKnown`, prior.latencyKnown),
     },
   );
-  arm.priorFromCandidate = flag(`${field}.prior.fromCandidate`, prior.fromCandidate);
+  arm.priorFromCandidate = boolean(`${field}.prior.fromCandidate`, prior.fromCandidate);
   const data = numbers(`${field}.data`, json.data, 7, 0);
   arm.data.addScaled(Data.fromArray(data), 1);
   arm.costWeight = data[5]!;

@@ -1,5 +1,5 @@
 import { invalidArgument } from '../errors.js';
-import { finiteNumber, nonEmptyString, optionalInteger, optionalNumber } from '../validate.js';
+import { boolean, finiteNumber, nonEmptyString, optionalInteger, optionalNumber } from '../validate.js';
 import type { PerformanceSample } from './types.js';
 
 /** Longest tenant name (characters). */
@@ -15,7 +15,7 @@ export function checkSample(sample: PerformanceSample): { at: number | undefined
     throw invalidArgument('sample.task', 'a task name', task);
   }
   finiteNumber('sample.totalMs', sample.totalMs, 0, Number.MAX_VALUE);
-  if (typeof sample.success !== 'boolean') throw invalidArgument('sample.success', 'a boolean', sample.success);
+  boolean('sample.success', sample.success);
   optionalNumber('sample.ttftMs', sample.ttftMs, 0, Number.MAX_VALUE);
   optionalNumber('sample.tokensPerSecond', sample.tokensPerSecond, 0, Number.MAX_VALUE);
   optionalNumber('sample.quality', sample.quality, 0, 1);
