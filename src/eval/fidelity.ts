@@ -15,11 +15,10 @@ import type { FidelityReport, FidelityVariant, MeasureFidelityOptions, VariantFi
 const WHOLE_VOCABULARY_LIMIT = 4096;
 const TRUNCATED_TOP_K = 64;
 
-/** One prompt's scoring case: its tokens, the reference's continuation and the reference's distributions. */
+/** One prompt's scoring case: its tokens and the reference's continuation. */
 interface Case {
   promptTokens: number[];
   continuation: number[];
-  reference: PositionDistribution[];
 }
 
 interface Checked {
@@ -69,6 +68,9 @@ async function withModel<T>(path: string, o: Checked, use: (model: Model) => Pro
 const fileSize = async (path: string): Promise<number> => (await stat(path)).size;
 
 /** The model's distributions over each continuation token, and the continuations' total log probability. */
+/** Perplexity of scored continuations: e^(−mean log probability). */
+const perplexityOf = (s: { logprob: number; tokens: number }): number => Math.exp(-s.logprob / Math.max(1, s.tokens));
+
 async function score(model: Model, cases: readonly Case[], topK: number, signal: AbortSignal | undefined): Promise<{ positions: PositionDistribution[][]; logprob: number; tokens: number }> {
   const positions: PositionDistribution[][] = [];
   let logprob = 0;
@@ -93,6 +95,8 @@ async function score(model: Model, cases: readonly Case[], topK: number, signal:
 export async function measureFidelity(options: MeasureFidelityOptions): Promise<FidelityReport> {
   const o = check(options);
   const cases: Case[] = [];
+  /** The reference's distributions, per case and position. */
+  let references: PositionDistribution[][] = [];
   let skippedPrompts = 0;
   let vocabularySize = 0;
   let topK = 0;
@@ -104,11 +108,11 @@ export async function measureFidelity(options: MeasureFidelityOptions): Promise<
       const g = await model.complete({ prompt, maxTokens: o.continuationTokens, temperature: 0, logprobs: true, signal: o.signal });
       const continuation = (g.logprobs ?? []).map((t) => t.id);
       if (continuation.length === 0) skippedPrompts++;
-      else cases.push({ promptTokens: model.tokenize(prompt), continuation, reference: [] });
+      else cases.push({ promptTokens: model.tokenize(prompt), continuation });
     }
     const scored = await score(model, cases, topK, o.signal);
-    scored.positions.forEach((p, i) => (cases[i]!.reference = p));
-    return { memoryBytes: model.memory.total, perplexity: Math.exp(-scored.logprob / Math.max(1, scored.tokens)) };
+    references = scored.positions;
+    return { memoryBytes: model.memory.total, perplexity: perplexityOf(scored) };
   });
   if (cases.length === 0) throw new ModelpoolError('GENERATION_FAILED', 'the reference ended every prompt at once: there is nothing to compare', { field: 'options.prompts', value: o.prompts });
   const whole = topK === vocabularySize;
@@ -125,7 +129,7 @@ export async function measureFidelity(options: MeasureFidelityOptions): Promise<
         let agree = 0;
         scored.positions.forEach((positions, c) =>
           positions.forEach((q, at) => {
-            const p = cases[c]!.reference[at]!;
+            const p = references[c]![at]!;
             kls.push(klDivergence(p, q, whole));
             if (p.ids[0] === q.ids[0]) agree++;
           }),
@@ -140,7 +144,7 @@ export async function measureFidelity(options: MeasureFidelityOptions): Promise<
           meanKl: kls.reduce((s, k) => s + k, 0) / kls.length,
           p95Kl: quantile(kls, 0.95),
           maxKl: kls.reduce((m, k) => Math.max(m, k), 0),
-          perplexity: Math.exp(-scored.logprob / Math.max(1, scored.tokens)),
+          perplexity: perplexityOf(scored),
         };
       }),
     );
