@@ -105,3 +105,11 @@ export async function mapLimited<T, R>(
   if (failure !== undefined) throw failure.error;
   return results;
 }
+
+/** Every promise's value in order, once all have settled (none is left running); else the first failure. */
+export async function allSettledOrThrow<T>(promises: ReadonlyArray<Promise<T>>): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}

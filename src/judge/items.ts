@@ -4,7 +4,7 @@
  */
 import { invalidArgument } from '../errors.js';
 import { integer, nonEmptyString, optionalSignal, optionalString, plainObject } from '../validate.js';
-import { mapLimited } from '../core/concurrency.js';
+import { allSettledOrThrow, mapLimited } from '../core/concurrency.js';
 import type { Criterion, JudgeItem, JudgeManyOptions, PairItem, Verdict } from './types.js';
 
 
@@ -44,10 +44,7 @@ type JudgeOne<V> = (item: JudgeItem, criterion: Criterion, options: { signal?: A
 
 /** Judges one item on several criteria; waits for all of them, then throws the first failure if any. */
 export async function judgeAllWith<V>(judgeOne: JudgeOne<V>, item: JudgeItem, criteria: Criterion[], signal?: AbortSignal): Promise<V[]> {
-  const settled = await Promise.allSettled(criteria.map((criterion) => judgeOne(item, criterion, { signal })));
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
-  return settled.map((s) => (s as PromiseFulfilledResult<V>).value);
+  return allSettledOrThrow(criteria.map((criterion) => judgeOne(item, criterion, { signal })));
 }
 
 /**

@@ -8,7 +8,7 @@ import { invalidArgument } from '../errors.js';
 import type { ModelHandle } from '../model/handle.js';
 import type { GenerateRequest, GenerationResult } from '../model/types.js';
 import { integer, optionalSignal, plainObject } from '../validate.js';
-import { Limiter } from '../core/concurrency.js';
+import { Limiter, allSettledOrThrow } from '../core/concurrency.js';
 import { checkCriteria, checkItem, checkPairItem, judgeAllWith, judgeManyWith } from './items.js';
 import { PAIRWISE_SCHEMA, VERDICT_SCHEMA, readPairwiseVerdict, readVerdict } from './schemas.js';
 import { BUILTIN_CRITERIA, DEFAULT_TEMPLATES, GENERIC_PAIRWISE_TEMPLATE, checkTemplate, renderTemplate } from './templates.js';
@@ -149,10 +149,7 @@ export class Judge implements Judging {
       const raw = readPairwiseVerdict(await this.#complete(prompt, PAIRWISE_SCHEMA, signal));
       return { order, shown: raw.winner, winner: order === 'AB' ? raw.winner : swapped(raw.winner), rationale: raw.rationale };
     };
-    const settled = await Promise.allSettled([ask('AB'), ask('BA')]);
-    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
-    const [ab, ba] = settled.map((s) => (s as PromiseFulfilledResult<PairwiseOrderVerdict>).value) as [PairwiseOrderVerdict, PairwiseOrderVerdict];
+    const [ab, ba] = (await allSettledOrThrow([ask('AB'), ask('BA')])) as [PairwiseOrderVerdict, PairwiseOrderVerdict];
     const consistent = ab.winner === ba.winner;
     return { criterion, winner: consistent ? ab.winner : 'tie', consistent, verdicts: [ab, ba] };
   }
