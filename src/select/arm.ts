@@ -72,8 +72,6 @@ export class Arm {
   readonly data = new Data();
   costWeight = 0;
   costSum = 0;
-  /** log10(mean cost + $1e-6), NaN with no cost data (kept for the selection loop). */
-  logCostMean = Number.NaN;
   /** Outcomes given to `observe`. */
   observed = 0;
   /** The history figures the data were last seeded from (a new lane over the same list does not re-seed). */
@@ -167,7 +165,6 @@ export class Arm {
     if (costUsd !== undefined) {
       this.costWeight += 1;
       this.costSum += costUsd;
-      this.#costChanged();
     }
     this.observed += 1;
     this.historyQuality = Number.NaN;
@@ -210,7 +207,6 @@ export class Arm {
       this.costWeight = weight;
       this.costSum = stats.costUsd * weight;
     }
-    this.#costChanged();
     this.#touch();
   }
 
@@ -225,7 +221,6 @@ export class Arm {
     this.data.addScaled(predecessor.data, factor);
     this.costWeight += predecessor.costWeight * factor;
     this.costSum += predecessor.costSum * factor;
-    this.#costChanged();
     for (const [id, context] of predecessor.contexts) this.seedContext(id, context.data, factor);
     this.#touch();
   }
@@ -247,15 +242,6 @@ export class Arm {
   #touch(): void {
     this.revision += 1;
     this.log?.record(this);
-  }
-
-  /** Call after the cost data change (restoring included). */
-  costChanged(): void {
-    this.#costChanged();
-  }
-
-  #costChanged(): void {
-    this.logCostMean = this.costWeight > 0 ? Math.log10(this.costSum / this.costWeight + COST_FLOOR_USD) : Number.NaN;
   }
 
   #context(id: number): ArmContext {

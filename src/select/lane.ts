@@ -8,6 +8,7 @@ import { ChangeLog, type Arm } from './arm.js';
 import type { ArmTable } from './arms.js';
 import type { Posterior } from './posterior.js';
 import { TABLE_STEPS } from './quantiles.js';
+import { logCost } from './prepared.js';
 
 const NODES = TABLE_STEPS + 1;
 import type { ListView } from './view.js';
@@ -105,6 +106,6 @@ export class Lane {
     this.p95Figure[index] = posterior.p95Figure;
     const measured = arm.costWeight > 0;
     this.costFigure[index] = measured ? arm.costMean : prepared.estimatedCost;
-    this.logCost[index] = measured ? arm.logCostMean : prepared.logEstimatedCost;
+    this.logCost[index] = measured ? logCost(arm.costMean) : prepared.logEstimatedCost;
   }
 }

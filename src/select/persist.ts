@@ -73,7 +73,6 @@ function restoreArm(field: string, value: unknown, target: Persistable): void {
   arm.data.addScaled(Data.fromArray(data), 1);
   arm.costWeight = data[5]!;
   arm.costSum = data[6]!;
-  arm.costChanged();
   arm.observed = integer(`${field}.observed`, json.observed, 0);
   const contexts = plainObject(`${field}.contexts`, json.contexts);
   for (const [key, entry] of Object.entries(contexts)) {
