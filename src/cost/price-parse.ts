@@ -115,7 +115,7 @@ interface Span {
  * The elements of a top-level JSON array, found by a scan that tracks strings and nesting depth (exact
  * on valid JSON; on invalid JSON, good enough to find the element that fails to parse).
  */
-export function elementSpans(text: string): Span[] {
+function elementSpans(text: string): Span[] {
   const spans: Span[] = [];
   let open: Span | undefined;
   let line = 1;

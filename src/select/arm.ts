@@ -58,7 +58,7 @@ export class ChangeLog {
 }
 
 /** The data and cached posterior of one context of an arm. */
-export class ArmContext {
+class ArmContext {
   readonly data = new Data();
   readonly posterior = new Posterior();
 }
@@ -265,7 +265,7 @@ export class Arm {
  * A log-normal over x = ln(1 + ms) matching a mean and a p95: ln(1 + p95) − ln(1 + mean) = z·σ − σ²/2
  * solved for σ (σ ≤ z); with one figure only, σ is the prior's.
  */
-export function logNormalFit(meanMs: number | undefined, p95Ms: number | undefined): { mu: number; sigma: number } | undefined {
+function logNormalFit(meanMs: number | undefined, p95Ms: number | undefined): { mu: number; sigma: number } | undefined {
   if (meanMs === undefined && p95Ms === undefined) return undefined;
   if (meanMs === undefined) return { mu: Math.log1p(p95Ms!) - Z95 * PRIOR_LOG_SIGMA, sigma: PRIOR_LOG_SIGMA };
   const mean = Math.log1p(meanMs);

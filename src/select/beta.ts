@@ -45,12 +45,12 @@ export function trigamma(x: number): number {
 }
 
 /** Mean and standard deviation of logit(X) for X ~ Beta(a, b): ψ(a) − ψ(b) and √(ψ′(a) + ψ′(b)). */
-export function logitMoments(a: number, b: number): { mean: number; sd: number } {
+function logitMoments(a: number, b: number): { mean: number; sd: number } {
   return { mean: digamma(a) - digamma(b), sd: Math.sqrt(trigamma(a) + trigamma(b)) };
 }
 
 /** From this smaller shape on, the logistic-normal approximation is used. */
-export const NORMAL_FROM_SHAPE = 30;
+const NORMAL_FROM_SHAPE = 30;
 
 const GRID = 256;
 const gridY = new Float64Array(GRID);

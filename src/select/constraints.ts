@@ -19,7 +19,7 @@ import type { Lane } from './lane.js';
 import type { Candidate, CandidateExplanation, ConstraintName, Rejection } from './types.js';
 
 /** Constraint names by code − 1. */
-export const CONSTRAINTS: readonly ConstraintName[] = [
+const CONSTRAINTS: readonly ConstraintName[] = [
   'task',
   'models',
   'localOnly',
@@ -31,7 +31,7 @@ export const CONSTRAINTS: readonly ConstraintName[] = [
   'maxP95LatencyMs',
   'minQuality',
 ];
-export const TASK = 1;
+const TASK = 1;
 const MODELS = 2;
 const LOCAL_ONLY = 3;
 const LOADED_ONLY = 4;

@@ -23,7 +23,7 @@ export interface ResolvedOptions extends ArmSettings {
 
 
 /** Objective weights, each a number ≥ 0; missing ones from `base`. */
-export function resolveObjective(field: string, value: unknown, base: Readonly<Required<Objective>>): Required<Objective> {
+function resolveObjective(field: string, value: unknown, base: Readonly<Required<Objective>>): Required<Objective> {
   if (value === undefined) return base;
   const objective = plainObject(field, value);
   const resolved = {

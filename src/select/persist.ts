@@ -13,7 +13,7 @@ import type { Random } from './random.js';
 import type { SelectorArmJson, SelectorJson, SelectorOptions } from './types.js';
 
 /** What persistence reads and writes of a selector. */
-export interface Persistable {
+interface Persistable {
   readonly options: Readonly<ResolvedOptions>;
   readonly arms: ArmTable;
   readonly contexts: ContextKeys;

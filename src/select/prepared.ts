@@ -11,7 +11,7 @@ import { estimatedBytes, priorLatencyMs, priorQuality } from './prior.js';
 import type { Candidate } from './types.js';
 
 /** Floor of the log-scaled memory term: 1 MB counts as nothing (the cost's is COST_FLOOR_USD). */
-export const MEMORY_FLOOR_BYTES = 1e6;
+const MEMORY_FLOOR_BYTES = 1e6;
 
 export class Prepared {
   /** Resident bytes: measured, else estimated, else 0 for a remote model; NaN when unknown. */

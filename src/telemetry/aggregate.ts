@@ -74,7 +74,7 @@ const MEAN_METRICS = ['quality', 'memoryBytes', 'costUsd', 'promptTokens', 'gene
 const MEAN_VALUES = 2 * MEAN_METRICS.length;
 
 /** A metric kept as a plain mean and sum. */
-export type MeanMetric = (typeof MEAN_METRICS)[number];
+type MeanMetric = (typeof MEAN_METRICS)[number];
 
 /** Index of each plain-mean metric's [count, sum] pair in {@link Aggregate.means}. */
 export const MEAN_SLOT = Object.fromEntries(MEAN_METRICS.map((metric, index) => [metric, 2 * index])) as Record<MeanMetric, number>;
