@@ -1,7 +1,7 @@
 import { invalidArgument } from '../errors.js';
 import { finiteNumber, integer, optionalNumber, plainObject } from '../validate.js';
 import { resolveLocalRates } from './rates.js';
-import type { CostOptions, RequestCost, RequestUsage, TokenPrice, UsdBreakdown } from './types.js';
+import type { CostOptions, LocalRates, RequestCost, RequestUsage, TokenPrice, UsdBreakdown } from './types.js';
 
 /** Joules in a kilowatt-hour. */
 const JOULES_PER_KWH = 3.6e6;
@@ -65,6 +65,16 @@ export function costOf(usage: RequestUsage, options: CostOptions = {}): RequestC
   const checked = validateRequestUsage(usage);
   plainObject('options', options);
   const rates = resolveLocalRates(options.rates);
+  if (checked.provider === 'remote' && options.price === undefined) throw invalidArgument('price', 'token prices for a remote request', options.price);
+  return priceUsage(checked, rates, checked.provider === 'remote' ? validateTokenPrice(options.price) : undefined);
+}
+
+/**
+ * costOf() on figures already checked: `usage` as validateRequestUsage returns it, `rates` as
+ * resolveLocalRates returns them, `price` checked (needed for a remote request). For a caller that
+ * produced the figures itself (the front door, per request) and so need not check them again.
+ */
+export function priceUsage(checked: RequestUsage & { cachedPromptTokens: number }, rates: Required<LocalRates>, price: TokenPrice | undefined): RequestCost {
   const cpuCoreSeconds = checked.cpuMs / 1000;
   const gpuSeconds = (checked.gpuMs ?? 0) / 1000;
   const memoryGbSeconds = checked.memoryGbSeconds ?? 0;
@@ -75,9 +85,7 @@ export function costOf(usage: RequestUsage, options: CostOptions = {}): RequestC
     usdBreakdown.memory = (memoryGbSeconds / SECONDS_PER_HOUR) * rates.perGbHourUsd;
     usdBreakdown.gpu = (gpuSeconds / SECONDS_PER_HOUR) * rates.perGpuHourUsd;
     usdBreakdown.energy = energyKwh * rates.perKwhUsd;
-  } else {
-    if (options.price === undefined) throw invalidArgument('price', 'token prices for a remote request', options.price);
-    const price = validateTokenPrice(options.price);
+  } else if (price !== undefined) {
     const cached = checked.cachedPromptTokens;
     const fresh = checked.promptTokens - cached;
     usdBreakdown.input =

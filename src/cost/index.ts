@@ -5,7 +5,7 @@
  * user-supplied price table. A ledger sums costs over sliding windows and enforces token and dollar
  * budgets. Pure TypeScript; it knows nothing of the engine, the pool or the registry.
  */
-export { costOf, validateRequestUsage, validateTokenPrice } from './cost-of.js';
+export { costOf, priceUsage, validateRequestUsage, validateTokenPrice } from './cost-of.js';
 export { DEFAULT_LOCAL_RATES, resolveLocalRates, validateLocalRates } from './rates.js';
 export { PriceTable, globMatches } from './price-table.js';
 export { MemoryMeter, type MeterTicket } from './memory-meter.js';

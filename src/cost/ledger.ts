@@ -82,13 +82,24 @@ export class CostLedger {
     validateRequestCost(cost);
     const now = this.#time();
     // A record in the future would count in every window from now on.
-    const time = at === undefined ? now : finiteNumber('at', at, 0, now);
+    this.#add(checkedKey, cost, at === undefined ? now : finiteNumber('at', at, 0, now));
+  }
+
+  /**
+   * record() now, of a key and a cost already checked (a key of non-empty strings; a cost as costOf or
+   * priceUsage computes it): for a caller recording what it measured itself, once per request.
+   */
+  recordChecked(key: CostKey, cost: RequestCost): void {
+    this.#add(key, cost, this.#time());
+  }
+
+  #add(checkedKey: CostKey, cost: RequestCost, time: number): void {
     this.#prune();
     const bucket = Math.floor(time / this.bucketMs);
     if (bucket >= this.#keptFrom) {
       const id = JSON.stringify([checkedKey.model, checkedKey.version ?? null, checkedKey.task, checkedKey.tenant ?? null, checkedKey.provider ?? null]);
       let series = this.#series.get(id);
-      if (series === undefined) this.#series.set(id, (series = { key: checkedKey, buckets: new BucketSeries() }));
+      if (series === undefined) this.#series.set(id, (series = { key: { ...checkedKey }, buckets: new BucketSeries() }));
       series.buckets.add(bucket, cost);
       for (const state of this.#budgets.values()) {
         if (scopeMatches(state.budget.scope, checkedKey)) state.buckets.add(bucket, cost);

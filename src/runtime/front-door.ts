@@ -8,7 +8,7 @@
  * The server and the CLI use only this.
  */
 import { ModelpoolError, isModelpoolError } from '../errors.js';
-import { CostLedger, MemoryMeter, costOf, resolveLocalRates, type LocalRates, type PriceTable, type RequestCost } from '../cost/index.js';
+import { CostLedger, MemoryMeter, priceUsage, resolveLocalRates, type LocalRates, type PriceTable, type RequestCost } from '../cost/index.js';
 import { ChunkChannel } from '../model/chunk-channel.js';
 import { isLocalModel, type ModelHandle } from '../model/handle.js';
 import type { GenerateRequest, GenerationChunk, GenerationResult } from '../model/types.js';
@@ -122,7 +122,7 @@ export class FrontDoor {
   readonly selector: Selector;
   readonly ledger: CostLedger;
   readonly admission: Admission;
-  readonly #rates: LocalRates | undefined;
+  readonly #rates: Required<LocalRates>;
   readonly #prices: PriceTable | undefined;
   readonly #ownsPool: boolean;
   readonly #candidates: CandidateSource;
@@ -329,21 +329,20 @@ export class FrontDoor {
           const version = lease.version ?? chosen.version;
           const r = out.result;
           const endedAt = performance.now();
-          const cost = costOf(
-            {
-              provider: lease.model.local ? 'local' : 'remote',
-              wallMs: endedAt - started,
-              queueMs: admittedAt - started + lease.waitedMs + (r?.queuedMs ?? 0),
-              ttftMs: r === undefined ? undefined : grantedAt - started + r.timeToFirstTokenMs,
-              promptTokens: r?.promptTokens ?? 0,
-              cachedPromptTokens: r?.cachedPromptTokens ?? 0,
-              generatedTokens: r?.generatedTokens ?? 0,
-              cpuMs: r?.cpuMs ?? (endedAt - grantedAt) * (isLocalModel(lease.model) ? lease.model.threads : 0),
-              memoryGbSeconds,
-            },
-            // A remote model without a price in the table is reported at $0 for its tokens (the price table is the user's).
-            { rates: this.#rates, price: lease.model.local ? undefined : (this.#prices?.price('remote', chosen.model) ?? FREE) },
-          );
+          // Figures measured here (finite, ≥ 0): priced without being checked again.
+          const usage = {
+            provider: lease.model.local ? ('local' as const) : ('remote' as const),
+            wallMs: endedAt - started,
+            queueMs: admittedAt - started + lease.waitedMs + (r?.queuedMs ?? 0),
+            ttftMs: r === undefined ? undefined : grantedAt - started + r.timeToFirstTokenMs,
+            promptTokens: r?.promptTokens ?? 0,
+            cachedPromptTokens: r?.cachedPromptTokens ?? 0,
+            generatedTokens: r?.generatedTokens ?? 0,
+            cpuMs: r?.cpuMs ?? (endedAt - grantedAt) * (isLocalModel(lease.model) ? lease.model.threads : 0),
+            memoryGbSeconds,
+          };
+          // A remote model without a price in the table is reported at $0 for its tokens (the price table is the user's).
+          const cost = priceUsage(usage, this.#rates, usage.provider === 'local' ? undefined : (this.#prices?.price('remote', chosen.model) ?? FREE));
           this.#recorder.record(route, chosen, version, cost, true, r);
           const overheadMs = before + (working - grantedAt) + (performance.now() - worked);
           const routed: Routed = { model: chosen.model, version, cost, selection: chosen.selection, overheadMs };

@@ -8,8 +8,8 @@ import type { CostKey, CostLedger, RequestCost } from '../cost/index.js';
 import { Judge, type Criterion, type JudgeRunner, type Judging, type Verdict } from '../judge/index.js';
 import type { GenerateRequest, GenerationResult } from '../model/types.js';
 import type { ModelRegistry } from '../registry/index.js';
-import type { Selector } from '../select/index.js';
-import type { Task } from '../telemetry/types.js';
+import type { SelectOutcome, Selector } from '../select/index.js';
+import type { PerformanceSample, Task } from '../telemetry/types.js';
 import { ModelpoolError } from '../errors.js';
 import { nonEmptyString, optionalNumber, plainObject } from '../validate.js';
 import type { Route } from './route.js';
@@ -110,7 +110,9 @@ export class Recorder {
    */
   record(route: Route, pick: Picked, version: string | undefined, cost: RequestCost | undefined, success: boolean, r: GenerationResult | undefined, wallMs?: number, error?: unknown): void {
     if (cost !== undefined) {
-      const key = { model: pick.model, task: route.task, provider: cost.provider, ...(version !== undefined ? { version } : {}), ...(route.tenant !== undefined ? { tenant: route.tenant } : {}) };
+      const key: CostKey = { model: pick.model, task: route.task, provider: cost.provider };
+      if (version !== undefined) key.version = version;
+      if (route.tenant !== undefined) key.tenant = route.tenant;
       this.#costs.push({ key, cost });
     }
     this.#pending.push(() => this.#finish(route, pick, version, cost, success, r, cost?.wallMs ?? wallMs ?? 0, error));
@@ -120,7 +122,7 @@ export class Recorder {
   /** Records the costs not yet in the ledger. */
   applyCosts(): void {
     if (this.#costs.length === 0) return;
-    for (const { key, cost } of this.#costs.splice(0)) this.#ledger.record(key, cost);
+    for (const { key, cost } of this.#costs.splice(0)) this.#ledger.recordChecked(key, cost);
   }
 
   readonly #flush = (): void => {
@@ -140,11 +142,13 @@ export class Recorder {
   };
 
   #finish(route: Route, pick: Picked, version: string | undefined, cost: RequestCost | undefined, success: boolean, r: GenerationResult | undefined, totalMs: number, error?: unknown): void {
-    const event: RequestEvent = { model: pick.model, version, task: route.task, success };
-    if (route.tenant !== undefined) event.tenant = route.tenant;
-    if (cost !== undefined) event.cost = cost;
-    if (error !== undefined) event.error = errorSummary(error);
-    this.#emit('request', event);
+    if (this.#listeners.request.size > 0) {
+      const event: RequestEvent = { model: pick.model, version, task: route.task, success };
+      if (route.tenant !== undefined) event.tenant = route.tenant;
+      if (cost !== undefined) event.cost = cost;
+      if (error !== undefined) event.error = errorSummary(error);
+      this.#emit('request', event);
+    }
     const judging = this.judging;
     if (success && r !== undefined && r.text.length > 0 && judging !== undefined && (judging.tasks === undefined || judging.tasks.has(route.task)) && Math.random() < judging.sampleRate) {
       // The history sample and the selector's outcome wait for the verdict, which is their quality.
@@ -171,39 +175,32 @@ export class Recorder {
     if (version === undefined) return;
     if (pick.registered) {
       try {
-        this.#registry.recordSample({
-          model: pick.model,
-          version,
-          task: route.task,
-          totalMs,
-          success,
-          ...(route.tenant !== undefined ? { tenant: route.tenant } : {}),
-          ...(quality !== undefined ? { quality } : {}),
-          ...(r !== undefined
-            ? {
-                ...(cost?.ttftMs !== undefined ? { ttftMs: cost.ttftMs } : {}),
-                ...(r.generatedTokens > 1 ? { tokensPerSecond: r.decodeTokensPerSecond } : {}),
-                promptTokens: r.promptTokens,
-                generatedTokens: r.generatedTokens,
-              }
-            : {}),
-          ...(cost !== undefined ? { queueMs: cost.queueMs, cpuMs: cost.cpuCoreSeconds * 1000, memoryGbSeconds: cost.memoryGbSeconds, costUsd: cost.usd } : {}),
-        });
+        // Fields assigned one by one (not spread): this runs once per request.
+        const sample: PerformanceSample = { model: pick.model, version, task: route.task, totalMs, success };
+        if (route.tenant !== undefined) sample.tenant = route.tenant;
+        if (quality !== undefined) sample.quality = quality;
+        if (r !== undefined) {
+          if (cost?.ttftMs !== undefined) sample.ttftMs = cost.ttftMs;
+          if (r.generatedTokens > 1) sample.tokensPerSecond = r.decodeTokensPerSecond;
+          sample.promptTokens = r.promptTokens;
+          sample.generatedTokens = r.generatedTokens;
+        }
+        if (cost !== undefined) {
+          sample.queueMs = cost.queueMs;
+          sample.cpuMs = cost.cpuCoreSeconds * 1000;
+          sample.memoryGbSeconds = cost.memoryGbSeconds;
+          sample.costUsd = cost.usd;
+        }
+        this.#registry.recordSample(sample);
       } catch (error) {
         // A version removed meanwhile: its history goes with it.
         if (!isModelpoolError(error, 'MODEL_NOT_FOUND') && !isModelpoolError(error, 'VERSION_NOT_FOUND')) throw error;
       }
     }
-    this.#selector.observe({
-      modelId: pick.model,
-      version,
-      task: route.task,
-      context: route.context,
-      success,
-      latencyMs: totalMs,
-      ...(quality !== undefined ? { quality } : {}),
-      ...(cost !== undefined ? { costUsd: cost.usd } : {}),
-    });
+    const outcome: SelectOutcome = { modelId: pick.model, version, task: route.task, context: route.context, success, latencyMs: totalMs };
+    if (quality !== undefined) outcome.quality = quality;
+    if (cost !== undefined) outcome.costUsd = cost.usd;
+    this.#selector.observe(outcome);
   }
 
   #emit<K extends 'request' | 'judged'>(type: K, event: K extends 'request' ? RequestEvent : JudgedEvent): void {
