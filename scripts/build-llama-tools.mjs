@@ -15,5 +15,9 @@ const run = (cmd, args) => {
 // Configure the addon's tree first (as npm run build:native does), then turn the tools on in it.
 run(process.execPath, [require.resolve('cmake-js/bin/cmake-js'), 'compile', '--CDGGML_NATIVE=ON']);
 run('cmake', [join(root, 'build'), '-DMODELPOOL_LLAMA_TOOLS=ON']);
-run('cmake', ['--build', join(root, 'build'), '--parallel', String(availableParallelism()), '--target', 'llama-bench', 'llama-batched-bench', 'llama-simple', 'llama-server', 'llama-embedding']);
+// `node scripts/build-llama-tools.mjs llama-server` builds only the tools named (the test suite needs llama-server).
+const ALL = ['llama-bench', 'llama-batched-bench', 'llama-simple', 'llama-server', 'llama-embedding'];
+const asked = process.argv.slice(2);
+for (const name of asked) if (!ALL.includes(name)) throw new Error(`Unknown tool ${name} (one of ${ALL.join(', ')})`);
+run('cmake', ['--build', join(root, 'build'), '--parallel', String(availableParallelism()), '--target', ...(asked.length > 0 ? asked : ALL)]);
 console.log(`llama.cpp tools in ${join(root, 'build', 'bin')}`);

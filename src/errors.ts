@@ -40,6 +40,20 @@ export const ERROR_CODES = [
   'INVALID_DATA',
   /** A token or dollar budget would be exceeded by the request. */
   'BUDGET_EXCEEDED',
+  /** Too many requests: a remote provider's 429 (details.retryAfterMs when it said), or a caller's rate limit. */
+  'RATE_LIMITED',
+  /** A remote provider answered with an error (5xx, a malformed or cut stream); details.status, details.partial. */
+  'PROVIDER_ERROR',
+  /** A remote provider could not be reached (connection refused or reset, DNS, TLS). */
+  'PROVIDER_UNAVAILABLE',
+  /** Missing or wrong credentials (a remote provider's 401, or a caller key that is not known). */
+  'UNAUTHORIZED',
+  /** Known credentials without the right (a provider's 403, or a caller key without the scope). */
+  'FORBIDDEN',
+  /** A circuit breaker is open for the provider or model: requests fail fast until it half-opens. */
+  'CIRCUIT_OPEN',
+  /** Encrypted data that does not decrypt with the key given (wrong key or passphrase, or altered data). */
+  'DECRYPTION_FAILED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

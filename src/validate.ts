@@ -108,3 +108,16 @@ export function jsonLines(text: string, source: string): Array<{ value: unknown;
   }
   return records;
 }
+
+/** An http:// or https:// URL of at most 2048 characters, as given. */
+export function httpUrl(field: string, value: unknown): string {
+  const text = nonEmptyString(field, value, 2048);
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    throw invalidArgument(field, 'an http(s) URL', value);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw invalidArgument(field, 'an http(s) URL', value);
+  return text;
+}

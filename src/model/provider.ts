@@ -5,6 +5,7 @@
  * Anthropic) and the fake one in src/testing/ implement the same interface.
  */
 
+import { invalidArgument } from '../errors.js';
 import type { ModelHandle } from './handle.js';
 import type { EstimateOptions, LoadOptions, MemoryReport } from './types.js';
 
@@ -15,6 +16,10 @@ export interface ModelRef {
   version?: string;
   /** What the provider reads: a GGUF path for llama, a model name for a remote API. */
   source: string;
+  /** Which of the pool's providers loads it (its `name`). Default: the pool's first provider. */
+  provider?: string;
+  /** A remote model's server (base URL), when not the provider's default. */
+  endpoint?: string;
 }
 
 /** What a provider knows before loading: the memory a load would take and the model's shape. */
@@ -55,4 +60,54 @@ export interface Provider {
   devices?(): DeviceMemoryInfo[] | Promise<DeviceMemoryInfo[]>;
   /** CPU cores for the pool's default thread budget (undefined: ask the operating system). */
   cpuCores?(): number | undefined;
+}
+
+/**
+ * Several providers as one: each model goes to the provider its `ref.provider` names, or to the first
+ * one. Devices and cores are the first provider's (the in-process one, whose memory and threads the
+ * pool budgets). An unknown name is INVALID_ARGUMENT naming `spec.provider`.
+ */
+export class ProviderSet implements Provider {
+  readonly name: string;
+  readonly #byName = new Map<string, Provider>();
+  readonly #first: Provider;
+  readonly devices?: Provider['devices'];
+  readonly cpuCores?: Provider['cpuCores'];
+
+  constructor(providers: readonly Provider[]) {
+    if (providers.length === 0) throw invalidArgument('options.providers', 'at least one provider', providers);
+    providers.forEach((p, i) => {
+      if (typeof p?.estimate !== 'function' || typeof p.load !== 'function' || typeof p.name !== 'string' || p.name.length === 0) {
+        throw invalidArgument(`options.providers[${i}]`, 'a Provider (name, estimate, load)', p);
+      }
+      if (this.#byName.has(p.name)) throw invalidArgument(`options.providers[${i}].name`, 'a name no other provider of the pool has', p.name);
+      this.#byName.set(p.name, p);
+    });
+    this.#first = providers[0]!;
+    this.name = providers.map((p) => p.name).join('+');
+    const first = this.#first;
+    if (first.devices !== undefined) this.devices = () => first.devices!();
+    if (first.cpuCores !== undefined) this.cpuCores = () => first.cpuCores!();
+  }
+
+  /** The providers' names, the first (default) one first. */
+  get names(): string[] {
+    return [...this.#byName.keys()];
+  }
+
+  /** The provider that loads `ref`. */
+  of(ref: ModelRef): Provider {
+    if (ref.provider === undefined) return this.#first;
+    const provider = this.#byName.get(ref.provider);
+    if (provider === undefined) throw invalidArgument('spec.provider', `one of the pool's providers (${this.names.join(', ')})`, ref.provider);
+    return provider;
+  }
+
+  estimate(ref: ModelRef, options: EstimateOptions): Promise<ModelEstimate> {
+    return this.of(ref).estimate(ref, options);
+  }
+
+  load(ref: ModelRef, options: ProviderLoadOptions): Promise<ModelHandle> {
+    return this.of(ref).load(ref, options);
+  }
 }

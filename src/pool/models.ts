@@ -17,6 +17,8 @@ import { emitQueue, enqueue, settleWaiter } from './waiters.js';
 export function defineModel(state: PoolState, spec: ModelSpec): void {
   state.checkOpen();
   const valid = validateSpec(spec);
+  // A provider the pool does not have is the spec's error, now rather than at its first load.
+  state.provider.of(valid);
   const entry = state.entries.get(valid.id);
   if (entry === undefined) {
     state.entries.set(valid.id, new Entry(valid));

@@ -22,6 +22,8 @@ export function validateSpec(value: unknown, field = 'spec'): ModelSpec {
     source: nonEmptyString(`${field}.source`, spec.source),
   };
   if (spec.version !== undefined) out.version = nonEmptyString(`${field}.version`, spec.version, 256);
+  if (spec.provider !== undefined) out.provider = nonEmptyString(`${field}.provider`, spec.provider, 64);
+  if (spec.endpoint !== undefined) out.endpoint = nonEmptyString(`${field}.endpoint`, spec.endpoint, 2048);
   const ints: Array<[keyof ModelSpec, number]> = [
     ['contextSize', 1],
     ['minContextSize', 1],
@@ -65,6 +67,7 @@ export function validatePoolOptions(options: unknown): PoolOptions {
       throw invalidArgument(`options.${key}`, 'an object with estimate() and load() methods', o[key]);
     }
   }
+  if (o.providers !== undefined && !Array.isArray(o.providers)) throw invalidArgument('options.providers', 'an array of providers', o.providers);
   if (o.provider !== undefined && o.loader !== undefined) throw invalidArgument('options.loader', 'no loader when options.provider is given (loader is its old name)', o.loader);
   if (o.resolve !== undefined && typeof o.resolve !== 'function') throw invalidArgument('options.resolve', 'a function', o.resolve);
   if (o.models !== undefined && !Array.isArray(o.models)) throw invalidArgument('options.models', 'an array of model specs', o.models);

@@ -13,7 +13,7 @@ import { KeepAlive } from '../core/keep-alive.js';
 import { ReferenceSlot } from '../core/ref-slot.js';
 import { ModelpoolError, isModelpoolError } from '../errors.js';
 import type { LocalModelHandle, ModelHandle } from '../model/handle.js';
-import type { Provider } from '../model/provider.js';
+import { ProviderSet, type Provider } from '../model/provider.js';
 import { nonEmptyString } from '../validate.js';
 import { MemoryCalibrator } from './calibration.js';
 import { DEFAULT_EVICTION_POLICY, type DeviceBytes, type EvictionPolicy } from './eviction.js';
@@ -22,7 +22,20 @@ import { PoolEvents } from './events.js';
 import { createLlamaProvider } from './loader.js';
 import { WaitQueue, type Queued } from './queue.js';
 import { defaultThreadBudget } from './threads.js';
-import type { Lease, ModelEstimate, ModelSpec, ModelState, PoolEvent, PoolOptions } from './types.js';
+import type { Lease, ModelEstimate, ModelLoader, ModelSpec, ModelState, PoolEvent, PoolOptions } from './types.js';
+
+/** A provider with a name: a 0.1.0 loader without one is 'default'. */
+function named(provider: Provider | ModelLoader): Provider {
+  if (typeof provider.name === 'string' && provider.name.length > 0) return provider as Provider;
+  const p = provider;
+  return {
+    name: 'default',
+    estimate: (ref, options) => p.estimate(ref, options),
+    load: (ref, options) => p.load(ref, options),
+    ...(p.devices !== undefined ? { devices: () => p.devices!() } : {}),
+    ...(p.cpuCores !== undefined ? { cpuCores: () => p.cpuCores!() } : {}),
+  };
+}
 
 export const now = (): number => performance.now();
 
@@ -163,7 +176,7 @@ export class Entry {
 /** The state of one ModelPool. Options arrive validated (spec.ts). */
 export class PoolState {
   /** The parts of the provider the pool uses (`name` is for people). */
-  readonly provider: Omit<Provider, 'name'>;
+  readonly provider: ProviderSet;
   readonly options: PoolOptions;
   readonly entries = new Map<string, Entry>();
   readonly resolving = new Map<string, Promise<Entry>>();
@@ -211,7 +224,7 @@ export class PoolState {
   constructor(o: PoolOptions, schedule: (state: PoolState) => void) {
     this.options = o;
     this.#schedule = schedule;
-    this.provider = o.provider ?? o.loader ?? createLlamaProvider();
+    this.provider = new ProviderSet([named(o.provider ?? o.loader ?? createLlamaProvider()), ...(o.providers ?? [])]);
     this.calibrator = new MemoryCalibrator(o.calibrationAlpha === undefined ? {} : { alpha: o.calibrationAlpha });
     this.policy = { ...DEFAULT_EVICTION_POLICY, ...o.eviction };
     if (o.eviction?.halfLifeMs !== undefined && o.eviction.horizonMs === undefined) this.policy.horizonMs = o.eviction.halfLifeMs;

@@ -68,6 +68,11 @@ export interface PoolOptions {
    * @deprecated Use `provider`.
    */
   loader?: ModelLoader;
+  /**
+   * More providers beside `provider` (remote ones: OpenAI-compatible, OpenAI, Anthropic, Ollama; ONNX): a
+   * spec's `provider` names the one that loads it; specs without one go to `provider`. Names are unique.
+   */
+  providers?: Provider[];
   models?: ModelSpec[];
   /**
    * Looks up a name the pool does not know (e.g. in the registry). The returned spec's `id` is the

@@ -1,5 +1,5 @@
 import { invalidArgument } from '../errors.js';
-import { finiteNumber, integer, nonEmptyString, optionalBoolean, optionalNumber, plainObject } from '../validate.js';
+import { finiteNumber, httpUrl, integer, nonEmptyString, optionalBoolean, optionalNumber, plainObject } from '../validate.js';
 import type {
   HardwareNeeds,
   LifecycleState,
@@ -87,17 +87,6 @@ function aliasList(field: string, value: unknown, id: string): string[] {
   return [...seen];
 }
 
-function url(field: string, value: unknown): string {
-  const text = nonEmptyString(field, value, 2048);
-  let parsed: URL;
-  try {
-    parsed = new URL(text);
-  } catch {
-    throw invalidArgument(field, 'an http(s) URL', value);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw invalidArgument(field, 'an http(s) URL', value);
-  return text;
-}
 
 export function source(field: string, value: unknown): ModelSource {
   const object = plainObject(field || 'input', value);
@@ -108,11 +97,11 @@ export function source(field: string, value: unknown): ModelSource {
       return { kind, path: nonEmptyString(`${prefix(field)}path`, object.path, 4096) };
     case 'ollama': {
       const result: ModelSource = { kind, model: nonEmptyString(`${prefix(field)}model`, object.model, 256) };
-      if (object.baseUrl !== undefined) result.baseUrl = url(`${prefix(field)}baseUrl`, object.baseUrl);
+      if (object.baseUrl !== undefined) result.baseUrl = httpUrl(`${prefix(field)}baseUrl`, object.baseUrl);
       return result;
     }
     case 'openai-compatible':
-      return { kind, baseUrl: url(`${prefix(field)}baseUrl`, object.baseUrl), model: nonEmptyString(`${prefix(field)}model`, object.model, 256) };
+      return { kind, baseUrl: httpUrl(`${prefix(field)}baseUrl`, object.baseUrl), model: nonEmptyString(`${prefix(field)}model`, object.model, 256) };
     case 'openai':
     case 'anthropic':
       return { kind, model: nonEmptyString(`${prefix(field)}model`, object.model, 256) };

@@ -17,15 +17,31 @@ import type { ModelPool, ModelSpec, PoolEvent, SwapOptions, SwapResult } from '.
 export type SpecDefaults = Partial<Omit<ModelSpec, 'id' | 'source' | 'version'>>;
 
 /**
- * The pool spec of a registered version; undefined for sources the engine cannot load in process.
- * A model whose only task is 'embedding' loads for embeddings.
+ * The pool spec of a registered version. A GGUF loads in process (the pool's default provider); an ONNX
+ * file through the 'onnx' provider; a remote source through the provider named as its kind
+ * ('ollama', 'openai-compatible', 'openai', 'anthropic'), its `baseUrl` as the spec's endpoint — the
+ * pool must have been given that provider (PoolOptions.providers). A model whose only task is
+ * 'embedding' loads for embeddings.
  */
-export function specFromResolved(resolved: ResolvedModel, id: string = resolved.model.id, defaults: SpecDefaults = {}): ModelSpec | undefined {
+export function specFromResolved(resolved: ResolvedModel, id: string = resolved.model.id, defaults: SpecDefaults = {}): ModelSpec {
   const source = resolved.version.source;
-  if (source.kind !== 'gguf') return undefined;
-  const tasks = resolved.model.tasks;
-  const embeddings = defaults.embeddings ?? (tasks.length > 0 && tasks.every((task) => task === 'embedding'));
-  return { ...defaults, id, source: source.path, version: resolved.version.version, ...(embeddings ? { embeddings } : {}) };
+  const version = resolved.version.version;
+  switch (source.kind) {
+    case 'gguf': {
+      const tasks = resolved.model.tasks;
+      const embeddings = defaults.embeddings ?? (tasks.length > 0 && tasks.every((task) => task === 'embedding'));
+      return { ...defaults, id, source: source.path, version, ...(embeddings ? { embeddings } : {}) };
+    }
+    case 'onnx':
+      return { ...defaults, id, source: source.path, version, provider: 'onnx' };
+    case 'ollama':
+      return { ...defaults, id, source: source.model, version, provider: 'ollama', ...(source.baseUrl !== undefined ? { endpoint: source.baseUrl } : {}) };
+    case 'openai-compatible':
+      return { ...defaults, id, source: source.model, version, provider: 'openai-compatible', endpoint: source.baseUrl };
+    case 'openai':
+    case 'anthropic':
+      return { ...defaults, id, source: source.model, version, provider: source.kind };
+  }
 }
 
 /**

@@ -9,8 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelpoolError } from '../../src/errors.js';
 import { isLocalModel, type GenerateRequest, type ModelCapabilities, type ModelHandle, type ModelRef, type Provider, type ProviderLoadOptions } from '../../src/model/index.js';
 import { createLlamaProvider } from '../../src/pool/loader.js';
+import { createOpenAICompatibleProvider } from '../../src/providers/index.js';
 import { FakeProvider } from '../../src/testing/fake-provider.js';
 import { expectCode } from '../helpers/expect.js';
+import { startLlamaServer, type LlamaServer } from '../helpers/llama-server.js';
 import { STORIES, collect } from '../helpers/models.js';
 
 interface Loadable {
@@ -29,7 +31,28 @@ interface Subject {
   local: boolean;
   /** maxTokens for a request that runs long enough to be aborted or to be in flight during dispose(). */
   longTokens: number;
+  /** Starts what the provider talks to (a server) before the models load; its stop after they are disposed. */
+  start?: () => Promise<() => Promise<void>>;
 }
+
+/** llama-server serving stories260K to generate, and a second one serving it for embeddings. */
+function llamaServers(generate: Loadable, embed: Loadable): () => Promise<() => Promise<void>> {
+  return async () => {
+    const servers: LlamaServer[] = await Promise.all([
+      startLlamaServer({ model: STORIES, alias: 'stories' }),
+      // One slot: with two, llama-server embeds identical inputs of one batch differently (the first slot's differs).
+      startLlamaServer({ model: STORIES, alias: 'stories-embed', embeddings: true, parallel: 1 }),
+    ]);
+    generate.spec.endpoint = `${servers[0]!.url}/v1`;
+    embed.spec.endpoint = `${servers[1]!.url}/v1`;
+    return async () => {
+      await Promise.all(servers.map((s) => s.stop()));
+    };
+  };
+}
+
+const llamaServerModel: Loadable = { spec: { id: 'stories', source: 'stories' }, options: { threads: 1, parallel: 2 } };
+const llamaServerEmbed: Loadable = { spec: { id: 'stories-embed', source: 'stories-embed' }, options: { threads: 1, embeddings: true } };
 
 const llamaOptions: ProviderLoadOptions = { threads: 1, contextSize: 256, parallel: 2, probe: 'never' };
 const fakeConfig = { tokenMs: 5, text: ' Once there was a little fake model that told stories.' };
@@ -58,6 +81,15 @@ const subjects: Subject[] = [
     others: [],
     local: false,
     longTokens: 8,
+  },
+  {
+    name: 'openai-compatible provider (llama.cpp llama-server serving stories260K)',
+    provider: createOpenAICompatibleProvider({ capabilities: { grammar: true }, retry: { maxRetries: 0 } }),
+    model: llamaServerModel,
+    others: [llamaServerEmbed],
+    local: false,
+    longTokens: 200,
+    start: llamaServers(llamaServerModel, llamaServerEmbed),
   },
   {
     name: 'fake provider, chat-only models that are not local',
@@ -97,12 +129,16 @@ for (const subject of subjects) {
     let model: ModelHandle;
     let all: ModelHandle[];
 
+    let stop: (() => Promise<void>) | undefined;
+
     beforeAll(async () => {
+      stop = await subject.start?.();
       model = await load();
       all = [model, ...(await Promise.all(subject.others.map((o) => load(o))))];
     });
     afterAll(async () => {
-      await Promise.all(all.map((m) => m.dispose()));
+      await Promise.all((all ?? []).map((m) => m.dispose()));
+      await stop?.();
     });
 
     it('the provider names itself, estimates and loads', async () => {

@@ -37,9 +37,9 @@ describe('pool ↔ registry', () => {
     await stop.flush();
     expect(stateOf(registry, '1')).toBe('ready');
     await expect(pool.acquire('nobody')).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
-    // Remote sources are not the in-process pool's to load.
-    await expect(pool.acquire('remote')).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
-    expect(specFromResolved(registry.resolve('remote'))).toBeUndefined();
+    // A remote source needs its provider, which this pool was not given.
+    await expect(pool.acquire('remote')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'spec.provider', value: 'openai' });
+    expect(specFromResolved(registry.resolve('remote'))).toEqual({ id: 'remote', source: 'gpt-x', version: '1', provider: 'openai' });
     await pool.unload('story:latest');
     await stop.flush();
     expect(stateOf(registry, '1')).toBe('registered');
