@@ -56,15 +56,19 @@ function causeCode(error: unknown): string | undefined {
 
 /**
  * Classifies a failure of a remote call. `where` names the provider and model for the message
- * ("openai-compatible model 'x' at http://..."); `details` are added to the error's.
+ * ("openai-compatible model 'x' at http://..."); `details` are added to the error's. With `redact`
+ * (the provider's, knowing its key), the message is scrubbed and the cause is a scrubbed copy of the
+ * original: a server that echoes the key in its error text (OpenAI does, partly masked) cannot put it
+ * in a log through modelpool.
  */
-export function remoteFailure(error: unknown, where: string, details: Record<string, unknown> = {}): RemoteFailure {
+export function remoteFailure(error: unknown, where: string, details: Record<string, unknown> = {}, redact?: (text: string) => string): RemoteFailure {
   if (isModelpoolError(error)) {
     const retryable = error.code === 'TIMEOUT' || error.code === 'PROVIDER_UNAVAILABLE' || (error.code === 'PROVIDER_ERROR' && error.details?.status === undefined);
     return { error, retryable };
   }
+  const cause = redact === undefined ? error : scrubbed(error, redact);
   const make = (code: ErrorCode, message: string, extra: Record<string, unknown> = {}) =>
-    new ModelpoolError(code, `${where}: ${message}`, { cause: error, details: { ...details, ...extra } });
+    new ModelpoolError(code, redact === undefined ? `${where}: ${message}` : redact(`${where}: ${message}`), { cause, details: { ...details, ...extra } });
   if (error !== null && typeof error === 'object') {
     const name = (error as { name?: unknown }).name;
     if (name === 'APIConnectionTimeoutError') return { error: make('TIMEOUT', 'the request timed out'), retryable: true };
@@ -89,4 +93,15 @@ export function remoteFailure(error: unknown, where: string, details: Record<str
     if (error instanceof SyntaxError) return { error: make('PROVIDER_ERROR', `malformed response: ${shortMessage(error)}`), retryable: true };
   }
   return { error: make('PROVIDER_ERROR', shortMessage(error)), retryable: true };
+}
+
+/** A copy of an error with only its name, scrubbed message and status: no headers, request or body. */
+function scrubbed(error: unknown, redact: (text: string) => string): Error {
+  const copy = new Error(redact(shortMessage(error)));
+  if (error instanceof Error) copy.name = error.name;
+  const status = error !== null && typeof error === 'object' ? statusOf(error) : undefined;
+  if (status !== undefined) Object.assign(copy, { status });
+  const code = causeCode(error);
+  if (code !== undefined) Object.assign(copy, { code });
+  return copy;
 }

@@ -9,6 +9,7 @@ import type { ModelCapabilities } from '../../model/handle.js';
 import type { ModelEstimate, ModelRef, Provider, ProviderLoadOptions } from '../../model/provider.js';
 import type { MemoryReport } from '../../model/types.js';
 import { httpUrl, nonEmptyString, optionalInteger, plainObject } from '../../validate.js';
+import { MIN_REDACTED_LENGTH, Redactor } from '../../security/index.js';
 import { remoteFailure } from './errors.js';
 import { RemoteModel, type RemoteBackend } from './remote-model.js';
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from './retry.js';
@@ -122,8 +123,10 @@ export function createRemoteProvider(connector: RemoteConnector, options?: Remot
       const model = nonEmptyString('spec.source', ref.source, 1024);
       const baseUrl = ref.endpoint === undefined ? resolved.baseUrl : checkUrl('spec.endpoint', ref.endpoint);
       const where = `${connector.name} model '${model}' at ${baseUrl}`;
-      const key = typeof resolved.apiKey === 'function' ? await resolved.apiKey(ref) : resolved.apiKey;
-      const backend = await connector.connect(model, baseUrl, reveal(key), resolved);
+      const key = reveal(typeof resolved.apiKey === 'function' ? await resolved.apiKey(ref) : resolved.apiKey);
+      const redactor = new Redactor(key === undefined || key.length < MIN_REDACTED_LENGTH ? {} : { secrets: [key] });
+      const redact = (text: string) => redactor.redact(text);
+      const backend = await connector.connect(model, baseUrl, key, resolved);
       if (resolved.verify) {
         const signal = AbortSignal.any([AbortSignal.timeout(resolved.timeoutMs), ...(load.signal === undefined ? [] : [load.signal])]);
         let listed: string[] | undefined;
@@ -131,7 +134,7 @@ export function createRemoteProvider(connector: RemoteConnector, options?: Remot
           listed = await backend.listModels(signal);
         } catch (error) {
           if (isAborted(load.signal)) throw new ModelpoolError('ABORTED', `loading ${where} was aborted`, { cause: load.signal?.reason });
-          const failure = remoteFailure(error, where);
+          const failure = remoteFailure(error, where, {}, redact);
           // A server without a model list (404) can still serve: only a failure to reach it fails the load.
           if (failure.error.code !== 'MODEL_NOT_FOUND') throw failure.error;
         }
@@ -153,6 +156,7 @@ export function createRemoteProvider(connector: RemoteConnector, options?: Remot
         retry: resolved.retry,
         timeoutMs: resolved.timeoutMs,
         idleTimeoutMs: resolved.idleTimeoutMs,
+        redact,
       });
     },
   };

@@ -43,6 +43,8 @@ export interface RemoteModelOptions {
   timeoutMs: number;
   /** Longest wait between two events of a stream, ms. */
   idleTimeoutMs: number;
+  /** Scrubs the provider's key from error text (see remoteFailure). */
+  redact?: (text: string) => string;
 }
 
 interface Partial {
@@ -208,7 +210,7 @@ export class RemoteModel implements ModelHandle {
         return await attempt(signal);
       } catch (error) {
         if (signal.aborted) throw abortedError(signal, error);
-        const failure = remoteFailure(error, this.#options.where, { attempts: n + 1 });
+        const failure = remoteFailure(error, this.#options.where, { attempts: n + 1 }, this.#options.redact);
         if (!failure.retryable || !canRetry() || n >= retry.maxRetries) throw failure.error;
         const delay = retryDelay(retry, n, failure.retryAfterMs);
         if (delay === undefined) throw failure.error;
@@ -255,7 +257,7 @@ export class RemoteModel implements ModelHandle {
         const aborted = abortedError(signal, error);
         throw new ModelpoolError(aborted.code, aborted.message, { cause: aborted.cause, details: { ...aborted.details, partialText: partial.text, ...partialResult(partial, started, firstAt) } });
       }
-      const failure = error instanceof ModelpoolError ? error : remoteFailure(error, this.#options.where).error;
+      const failure = error instanceof ModelpoolError ? error : remoteFailure(error, this.#options.where, {}, this.#options.redact).error;
       if (partial.text.length === 0) throw failure;
       throw new ModelpoolError(failure.code, `${failure.message} (after ${partial.generatedTokens} chunks of output)`, {
         cause: failure.cause ?? failure,

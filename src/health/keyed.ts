@@ -1,0 +1,68 @@
+/**
+ * A bounded map of per-key state: least recently used first. Keys idle longer than `idleMs` are dropped
+ * when a new key arrives (if `canDrop` lets them go), and past `maxKeys` the least recently used
+ * droppable one goes (or, when none may, the least recently used of all: memory is bounded whatever).
+ */
+export class KeyedStore<V> {
+  readonly #entries = new Map<string, { value: V; usedAt: number }>();
+
+  constructor(
+    readonly maxKeys: number,
+    readonly idleMs: number,
+    private readonly canDrop: (value: V) => boolean = () => true,
+  ) {}
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The value of `key` without marking it used. */
+  peek(key: string): V | undefined {
+    return this.#entries.get(key)?.value;
+  }
+
+  /** The value of `key`, marked used at `now` (created with `create` when absent). */
+  use(key: string, now: number, create: () => V): V {
+    const entry = this.#entries.get(key);
+    if (entry !== undefined) {
+      // Re-inserting keeps the map in order of use, so idle keys sit at the front.
+      this.#entries.delete(key);
+      entry.usedAt = now;
+      this.#entries.set(key, entry);
+      return entry.value;
+    }
+    this.#makeRoom(now);
+    const value = create();
+    this.#entries.set(key, { value, usedAt: now });
+    return value;
+  }
+
+  delete(key: string): boolean {
+    return this.#entries.delete(key);
+  }
+
+  /** Values in order of last use, oldest first. */
+  values(): V[] {
+    return [...this.#entries.values()].map((entry) => entry.value);
+  }
+
+  /** Keys in order of last use, oldest first. */
+  keys(): string[] {
+    return [...this.#entries.keys()];
+  }
+
+  #makeRoom(now: number): void {
+    for (const [key, entry] of this.#entries) {
+      if (now - entry.usedAt < this.idleMs) break;
+      if (this.canDrop(entry.value)) this.#entries.delete(key);
+    }
+    if (this.#entries.size < this.maxKeys) return;
+    for (const [key, entry] of this.#entries) {
+      if (this.canDrop(entry.value)) {
+        this.#entries.delete(key);
+        return;
+      }
+    }
+    this.#entries.delete(this.#entries.keys().next().value!);
+  }
+}
