@@ -16,8 +16,9 @@ import { ModelPool, type Lease, type PoolOptions, type Priority } from '../pool/
 import type { ModelRegistry } from '../registry/index.js';
 import { Selector, type CandidateExplanation, type Constraints, type Objective, type Selection } from '../select/index.js';
 import type { Task } from '../telemetry/types.js';
-import { optionalInteger, plainObject } from '../validate.js';
+import { optionalInteger, optionalStringArray, plainObject } from '../validate.js';
 import type { JudgeRunner } from '../judge/index.js';
+import { Breakers, isCallerFault, summarizeError, type BreakersOptions } from '../health/index.js';
 import { Admission, type AdmissionOptions } from './admission.js';
 import { CandidateSource, poolId, type CandidateSourceOptions } from './candidates.js';
 import { mirrorLifecycle, versionedResolver, type SpecDefaults } from './registry-bridge.js';
@@ -58,6 +59,31 @@ export interface Routed {
    * and event bookkeeping runs just after the answer.)
    */
   overheadMs: number;
+  /** Present when the request failed over: the models tried before the one that answered, and why each was left. */
+  failover?: FailoverInfo;
+}
+
+/** The models a request left before the one that answered. */
+export interface FailoverInfo {
+  attempts: Array<{ model: string; version: string | undefined; error: { code: string; message: string } }>;
+  /** Skipped without a try: their circuit breaker was open. */
+  skipped: Array<{ model: string; version: string | undefined; retryAfterMs: number }>;
+}
+
+/**
+ * Failover: when a model fails before its first token (by no fault of the request), the next one is
+ * tried — a named model's configured fallbacks, or a selection's next-best candidates. A circuit breaker
+ * per pool model (closed / open / half-open) skips one that keeps failing.
+ */
+export interface FailoverOptions {
+  /** Fallbacks of a named model (registry id or alias, or pool id), in order: local → remote, remote → local, across providers. */
+  chains?: Record<string, string[]>;
+  /** Next-best candidates a selected request may fall back to. Default 2. */
+  selectedFallbacks?: number;
+  /** Models tried per request at most (the first included). Default 3. */
+  maxAttempts?: number;
+  /** The breakers' options (defaults: open after 3 failures, 5 s cooldown, one half-open trial). */
+  breakers?: BreakersOptions;
 }
 
 export type FrontDoorResult = GenerationResult & Routed;
@@ -90,6 +116,7 @@ export interface FrontDoorOptions {
   candidates?: CandidateSourceOptions;
   /** Judge answers as they are served; the verdicts are the quality the history and the selector learn from. */
   judging?: JudgingOptions;
+  failover?: FailoverOptions;
 }
 
 
@@ -104,6 +131,42 @@ const NAMED_EXPLANATION = (): CandidateExplanation[] => [];
 function modelsFault(error: unknown): boolean {
   if (!isModelpoolError(error)) return true;
   return !['INVALID_ARGUMENT', 'INVALID_SCHEMA', 'ABORTED', 'QUEUE_FULL', 'BUDGET_EXCEEDED', 'DISPOSED', 'CONTEXT_OVERFLOW'].includes(error.code);
+}
+
+function failoverOf(options: FailoverOptions | undefined): { chains: Map<string, string[]>; selectedFallbacks: number; maxAttempts: number } {
+  const o = options === undefined ? {} : plainObject('options.failover', options);
+  const chains = new Map<string, string[]>();
+  if (o.chains !== undefined) {
+    for (const [name, list] of Object.entries(plainObject('options.failover.chains', o.chains))) {
+      const fallbacks = optionalStringArray(`options.failover.chains.${name}`, list);
+      if (fallbacks !== undefined) chains.set(name, fallbacks);
+    }
+  }
+  return {
+    chains,
+    selectedFallbacks: optionalInteger('options.failover.selectedFallbacks', o.selectedFallbacks, 0, 100) ?? 2,
+    maxAttempts: optionalInteger('options.failover.maxAttempts', o.maxAttempts, 1, 100) ?? 3,
+  };
+}
+
+/** The error of a request that failed over, with the models it left (details.failover). */
+function withFailover(error: unknown, failover: FailoverInfo | undefined): unknown {
+  if (failover === undefined || failover.attempts.length + failover.skipped.length === 0 || !isModelpoolError(error)) return error;
+  const tried = failover.attempts.map((a) => a.model).join(', ');
+  return new ModelpoolError(error.code, `${error.message} (after failing over from ${tried || 'models whose breakers were open'})`, {
+    ...(error.field !== undefined ? { field: error.field } : {}),
+    ...(error.value !== undefined ? { value: error.value } : {}),
+    cause: error,
+    details: { ...error.details, failover },
+  });
+}
+
+/** Every candidate was skipped: their breakers are open. */
+function circuitOpen(failover: FailoverInfo): ModelpoolError {
+  const retryAfterMs = Math.min(...failover.skipped.map((s) => s.retryAfterMs));
+  return new ModelpoolError('CIRCUIT_OPEN', `Every model for this request has an open circuit breaker (${failover.skipped.map((s) => s.model).join(', ')}): retry in ${retryAfterMs} ms`, {
+    details: { failover, retryAfterMs },
+  });
 }
 
 interface Pick {
@@ -122,6 +185,9 @@ export class FrontDoor {
   readonly selector: Selector;
   readonly ledger: CostLedger;
   readonly admission: Admission;
+  /** A circuit breaker per pool model: what failover skips. */
+  readonly breakers: Breakers;
+  readonly #failover: { chains: Map<string, string[]>; selectedFallbacks: number; maxAttempts: number };
   readonly #rates: Required<LocalRates>;
   readonly #prices: PriceTable | undefined;
   readonly #ownsPool: boolean;
@@ -141,6 +207,8 @@ export class FrontDoor {
     this.selector = options.selector ?? new Selector();
     this.ledger = options.ledger ?? new CostLedger();
     this.admission = new Admission(options.admission);
+    this.#failover = failoverOf(options.failover);
+    this.breakers = new Breakers(options.failover?.breakers ?? {});
     this.#prices = options.prices;
     this.#recorder = new Recorder(this.registry, this.selector, this.ledger, options.judging, (model) => this.judgeRunner(model));
     this.#ownsPool = options.pool === undefined;
@@ -194,11 +262,24 @@ export class FrontDoor {
     const channel = new ChunkChannel(true);
     const controller = new AbortController();
     const signal = route.signal === undefined ? controller.signal : AbortSignal.any([route.signal, controller.signal]);
-    const result = this.#track(this.#run(entered, route, signal, async (lease) => {
-      const stream = lease.model.generate({ ...route.request, signal });
-      for await (const chunk of stream.chunks()) channel.push(chunk);
-      return { result: await stream.result };
-    }));
+    // Once a chunk has reached the reader, a failure ends the stream (with the partial output) rather than failing over.
+    let emitted = false;
+    const result = this.#track(
+      this.#run(
+        entered,
+        route,
+        signal,
+        async (lease) => {
+          const stream = lease.model.generate({ ...route.request, signal });
+          for await (const chunk of stream.chunks()) {
+            emitted = true;
+            channel.push(chunk);
+          }
+          return { result: await stream.result };
+        },
+        () => emitted,
+      ),
+    );
     void result.then(
       () => channel.end(),
       (error) => channel.end(error),
@@ -289,28 +370,124 @@ export class FrontDoor {
     };
   }
 
+  /**
+   * Admits the request, then runs it on the picked model — or, when that fails before its first token
+   * by no fault of the request, on the next of its fallbacks whose breaker admits it.
+   * `emitted` says whether output already reached the caller (a stream), after which nothing fails over.
+   */
   async #run(
     started: number,
     route: Route,
     signal: AbortSignal | undefined,
     work: (lease: Lease) => Promise<{ result?: GenerationResult; embeddings?: Float32Array[] }>,
+    emitted?: () => boolean,
   ): Promise<FrontDoorResult> {
     const admitting = performance.now();
     const entering = this.admission.enter(signal);
     if (entering !== undefined) await entering;
     const admittedAt = performance.now();
-    let pick: Pick | undefined;
     try {
-      pick = this.#pick(route);
+      let pick = this.#pick(route);
+      // The front door's own time before the first lease: routing, selection (not the admission wait).
+      let before = admitting - started + (performance.now() - admittedAt);
+      let failover: FailoverInfo | undefined;
+      let fallbacks: Pick[] | undefined;
+      let lastError: unknown;
+      for (let attempts = 0; ; ) {
+        const breaker = this.breakers.get(pick.poolId);
+        const permit = breaker.tryAcquire();
+        if (permit === undefined) {
+          (failover ??= { attempts: [], skipped: [] }).skipped.push({ model: pick.model, version: pick.version, retryAfterMs: breaker.retryAfterMs() });
+        } else {
+          attempts++;
+          try {
+            const result = await this.#attempt(started, admittedAt, before, route, pick, signal, work);
+            permit.success(result.cost.wallMs);
+            if (failover !== undefined) result.failover = failover;
+            return result;
+          } catch (error) {
+            permit.failure(error);
+            if (!modelsFault(error) || isCallerFault(error) || signal?.aborted === true || emitted?.() === true || attempts >= this.#failover.maxAttempts) throw withFailover(error, failover);
+            (failover ??= { attempts: [], skipped: [] }).attempts.push({ model: pick.model, version: pick.version, error: summarizeError(error) });
+            lastError = error;
+          }
+        }
+        fallbacks ??= this.#fallbacks(route, pick);
+        const next = fallbacks.shift();
+        if (next === undefined) {
+          if (lastError === undefined) throw circuitOpen(failover!);
+          // The last error is the one thrown: the failover record keeps the models left before it.
+          failover!.attempts.pop();
+          throw withFailover(lastError, failover);
+        }
+        pick = next;
+        before = 0;
+      }
+    } finally {
+      this.admission.release();
+    }
+  }
+
+  /** The models to fall back to after `first`: a named model's chain, or a selection's next-best candidates. */
+  #fallbacks(route: Route, first: Pick): Pick[] {
+    const out: Pick[] = [];
+    const seen = new Set([first.poolId]);
+    const add = (pick: Pick | undefined) => {
+      if (pick === undefined || seen.has(pick.poolId)) return;
+      seen.add(pick.poolId);
+      out.push(pick);
+    };
+    if (first.selection.mode === 'named') {
+      const chain = this.#failover.chains.get(route.model!) ?? this.#failover.chains.get(first.model) ?? [];
+      for (const name of chain) add(this.#tryPick({ ...route, model: name, version: undefined }));
+      return out;
+    }
+    const ranked = first.selection
+      .candidates()
+      .filter((c) => c.eligible && !c.chosen && c.score !== undefined)
+      .sort((a, b) => b.score! - a.score!)
+      .slice(0, this.#failover.selectedFallbacks);
+    for (const c of ranked) {
+      const entry = this.#candidates.entry(c.modelId, c.version);
+      add({
+        poolId: entry?.poolId ?? c.modelId,
+        model: c.modelId,
+        version: c.version,
+        registered: entry !== undefined,
+        selection: { ...first.selection, explored: false, score: c.score!, candidates: first.selection.candidates },
+      });
+    }
+    return out;
+  }
+
+  /** #pick, or undefined for a fallback name that no longer resolves. */
+  #tryPick(route: Route): Pick | undefined {
+    try {
+      return this.#pick(route);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** One model's try: the budget check, the lease, the work, its cost and its recording. */
+  async #attempt(
+    started: number,
+    admittedAt: number,
+    before: number,
+    route: Route,
+    chosen: Pick,
+    signal: AbortSignal | undefined,
+    work: (lease: Lease) => Promise<{ result?: GenerationResult; embeddings?: Float32Array[] }>,
+  ): Promise<FrontDoorResult> {
+    try {
+      const checking = performance.now();
       if (this.ledger.budgetCount > 0) {
         this.#recorder.applyCosts();
-        this.ledger.check({ tenant: route.tenant, model: pick.model, provider: 'local' }, { tokens: route.estimatedTokens, usd: 0 });
+        this.ledger.check({ tenant: route.tenant, model: chosen.model, provider: 'local' }, { tokens: route.estimatedTokens, usd: 0 });
       }
-      const chosen = pick;
-      // The front door's own time before the lease: routing, selection, budget check (not the admission wait).
-      const before = admitting - started + (performance.now() - admittedAt);
+      before += performance.now() - checking;
       return await this.pool.use(
-        pick.poolId,
+        chosen.poolId,
         async (lease) => {
           const grantedAt = performance.now();
           const meter = this.#meterOf(lease.model);
@@ -353,13 +530,8 @@ export class FrontDoor {
         route.priority === undefined && route.timeoutMs === undefined && signal === undefined ? undefined : { priority: route.priority, timeoutMs: route.timeoutMs, signal },
       );
     } catch (error) {
-      if (pick !== undefined && modelsFault(error)) {
-        const wallMs = performance.now() - started;
-        this.#recorder.record(route, pick, pick.version, undefined, false, undefined, wallMs, error);
-      }
+      if (modelsFault(error)) this.#recorder.record(route, chosen, chosen.version, undefined, false, undefined, performance.now() - started, error);
       throw error;
-    } finally {
-      this.admission.release();
     }
   }
 

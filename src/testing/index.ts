@@ -22,3 +22,4 @@ export {
 export { FakeProvider, FakeModel, FakeRemoteModel, MB, type FakeModelConfig, type FakeProviderOptions } from './fake-provider.js';
 export * from './bert-generator.js';
 export * from './lora-generator.js';
+export * from './wire/index.js';

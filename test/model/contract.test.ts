@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelpoolError } from '../../src/errors.js';
 import { isLocalModel, type GenerateRequest, type ModelCapabilities, type ModelHandle, type ModelRef, type Provider, type ProviderLoadOptions } from '../../src/model/index.js';
 import { createLlamaProvider } from '../../src/pool/loader.js';
-import { createOpenAICompatibleProvider } from '../../src/providers/index.js';
+import { loadModel } from '../../src/engine/index.js';
+import { createAnthropicProvider, createOllamaProvider, createOpenAICompatibleProvider, createOpenAIProvider } from '../../src/providers/index.js';
+import { startWireServer, type WireProtocol } from '../../src/testing/index.js';
 import { FakeProvider } from '../../src/testing/fake-provider.js';
 import { expectCode } from '../helpers/expect.js';
 import { startLlamaServer, type LlamaServer } from '../helpers/llama-server.js';
@@ -51,6 +53,35 @@ function llamaServers(generate: Loadable, embed: Loadable): () => Promise<() => 
   };
 }
 
+/**
+ * A loopback server speaking a vendor's exact wire protocol (modelpool/testing), answered by stories260K in
+ * this process: 'stories' generates, 'stories-embed' embeds.
+ */
+function wire(protocol: WireProtocol, generate: Loadable, embed?: Loadable): () => Promise<() => Promise<void>> {
+  return async () => {
+    const models = {
+      stories: await loadModel(STORIES, { threads: 1, contextSize: 512, parallel: 2, probe: 'never' }),
+      'stories-embed': await loadModel(STORIES, { threads: 1, contextSize: 256, embeddings: true, probe: 'never' }),
+    };
+    const server = await startWireServer({ protocol, model: (name) => models[name as keyof typeof models], models: Object.keys(models), apiKey: 'sk-contract-0123456789', requestDefaults: { temperature: 0 } });
+    const base = protocol === 'openai' ? `${server.url}/v1` : server.url;
+    generate.spec.endpoint = base;
+    if (embed !== undefined) embed.spec.endpoint = base;
+    return async () => {
+      await server.close();
+      await Promise.all(Object.values(models).map((m) => m.dispose()));
+    };
+  };
+}
+
+function wireSubject(name: string, protocol: WireProtocol, provider: Provider, embeds: boolean): Subject {
+  const model: Loadable = { spec: { id: 'stories', source: 'stories' }, options: { threads: 1, parallel: 2 } };
+  const embed: Loadable = { spec: { id: 'stories-embed', source: 'stories-embed' }, options: { threads: 1, embeddings: true } };
+  return { name, provider, model, others: embeds ? [embed] : [], local: false, longTokens: 200, start: wire(protocol, model, embeds ? embed : undefined) };
+}
+
+const KEY = 'sk-contract-0123456789';
+
 const llamaServerModel: Loadable = { spec: { id: 'stories', source: 'stories' }, options: { threads: 1, parallel: 2 } };
 const llamaServerEmbed: Loadable = { spec: { id: 'stories-embed', source: 'stories-embed' }, options: { threads: 1, embeddings: true } };
 
@@ -91,6 +122,9 @@ const subjects: Subject[] = [
     longTokens: 200,
     start: llamaServers(llamaServerModel, llamaServerEmbed),
   },
+  wireSubject('openai provider (OpenAI wire protocol on loopback, stories260K behind it)', 'openai', createOpenAIProvider({ apiKey: KEY, retry: { maxRetries: 0 } }), true),
+  wireSubject('anthropic provider (Anthropic wire protocol on loopback, stories260K behind it)', 'anthropic', createAnthropicProvider({ apiKey: KEY, retry: { maxRetries: 0 } }), false),
+  wireSubject('ollama provider (Ollama wire protocol on loopback, stories260K behind it)', 'ollama', createOllamaProvider({ retry: { maxRetries: 0 } }), true),
   {
     name: 'fake provider, chat-only models that are not local',
     provider: new FakeProvider({ chat: { ...fakeConfig, capabilities: { generate: false, embed: false, jsonSchema: true } } }, { local: false, name: 'chat-api' }),

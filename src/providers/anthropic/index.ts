@@ -8,6 +8,7 @@ import type { ModelCapabilities } from '../../model/handle.js';
 import type { Provider } from '../../model/provider.js';
 import type { GenerateRequest } from '../../model/types.js';
 import { finishReasonOf, toAnthropicMessages } from '../remote/messages.js';
+import { endedEarly } from '../remote/errors.js';
 import { importOptional } from '../remote/optional.js';
 import { clientFor, createRemoteProvider, type RemoteConnector, type RemoteProviderOptions, type ResolvedRemoteOptions } from '../remote/provider.js';
 import type { RemoteEvent } from '../remote/remote-model.js';
@@ -63,7 +64,9 @@ function connector(): RemoteConnector {
         },
         async *generate(request: GenerateRequest, signal: AbortSignal): AsyncIterable<RemoteEvent> {
           const stream = await c.messages.create(body(model, request), { signal, maxRetries: 0 });
+          let stopped = false;
           for await (const event of stream) {
+            if (event.type === 'message_stop') stopped = true;
             if (event.type === 'message_start') {
               const usage = event.message?.usage;
               const start: RemoteEvent = {};
@@ -80,6 +83,7 @@ function connector(): RemoteConnector {
               yield out;
             }
           }
+          if (!stopped) throw endedEarly('message_stop');
         },
       };
     },

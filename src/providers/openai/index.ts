@@ -11,6 +11,7 @@ import type { GenerateRequest, TokenLogprob } from '../../model/types.js';
 import { invalidArgument } from '../../errors.js';
 import { plainObject } from '../../validate.js';
 import { finishReasonOf, toOpenAIMessage } from '../remote/messages.js';
+import { endedEarly } from '../remote/errors.js';
 import { importOptional } from '../remote/optional.js';
 import { clientFor, createRemoteProvider, type RemoteConnector, type RemoteProviderOptions, type ResolvedRemoteOptions } from '../remote/provider.js';
 import type { RemoteEvent } from '../remote/remote-model.js';
@@ -127,8 +128,10 @@ function connector(name: 'openai' | 'openai-compatible', defaultBaseUrl: string,
               if (request.topLogprobs !== undefined && request.topLogprobs > 0) body.top_logprobs = request.topLogprobs;
             }
             const stream = await c.chat.completions.create(body, { signal, maxRetries: 0 });
+            let finished = false;
             for await (const chunk of stream) {
               const choice = chunk.choices[0];
+              if (choice?.finish_reason !== undefined && choice.finish_reason !== null) finished = true;
               const text = choice?.delta?.content ?? '';
               const event: RemoteEvent = {};
               if (text.length > 0) event.text = text;
@@ -138,6 +141,7 @@ function connector(name: 'openai' | 'openai-compatible', defaultBaseUrl: string,
               if (finish !== undefined) event.finishReason = finish;
               yield { ...event, ...usageEvent(chunk.usage) };
             }
+            if (!finished) throw endedEarly('finish_reason');
             return;
           }
           const body: Record<string, unknown> = { model, prompt: request.prompt, stream: true, stream_options: { include_usage: true }, ...common };
@@ -148,8 +152,10 @@ function connector(name: 'openai' | 'openai-compatible', defaultBaseUrl: string,
           }
           if (logprobs) body.logprobs = request.topLogprobs ?? 0;
           const stream = await c.completions.create(body, { signal, maxRetries: 0 });
+          let finished = false;
           for await (const chunk of stream) {
             const choice = chunk.choices[0];
+            if (choice?.finish_reason !== undefined && choice.finish_reason !== null) finished = true;
             const event: RemoteEvent = {};
             if (choice?.text !== undefined && choice.text.length > 0) event.text = choice.text;
             if (logprobs && choice?.logprobs !== undefined && choice.logprobs !== null) event.logprobs = completionLogprobs(choice.logprobs);
@@ -157,6 +163,7 @@ function connector(name: 'openai' | 'openai-compatible', defaultBaseUrl: string,
             if (finish !== undefined) event.finishReason = finish;
             yield { ...event, ...usageEvent(chunk.usage) };
           }
+          if (!finished) throw endedEarly('finish_reason');
         },
         async embed(texts: string[], signal: AbortSignal) {
           const response = await c.embeddings.create({ model, input: texts, encoding_format: 'float' }, { signal, maxRetries: 0 });

@@ -105,3 +105,8 @@ function scrubbed(error: unknown, redact: (text: string) => string): Error {
   if (code !== undefined) Object.assign(copy, { code });
   return copy;
 }
+
+/** A stream that ended without the event its protocol ends with: the connection was cut. */
+export function endedEarly(last: string): ModelpoolError {
+  return new ModelpoolError('PROVIDER_ERROR', `the stream ended before its ${last}: the connection was cut`);
+}
