@@ -8,17 +8,19 @@
  * The server and the CLI use only this.
  */
 import { ModelpoolError, isModelpoolError } from '../errors.js';
-import { CostLedger, MemoryMeter, priceUsage, resolveLocalRates, type LocalRates, type PriceTable, type RequestCost } from '../cost/index.js';
+import { CostLedger, MemoryMeter, priceUsage, resolveLocalRates, type LocalRates, type PriceTable, type RequestCost, type TokenPrice } from '../cost/index.js';
 import { ChunkChannel } from '../model/chunk-channel.js';
 import { isLocalModel, type ModelHandle } from '../model/handle.js';
 import type { GenerateRequest, GenerationChunk, GenerationResult } from '../model/types.js';
 import { ModelPool, type Lease, type PoolOptions, type Priority } from '../pool/index.js';
 import type { ModelRegistry } from '../registry/index.js';
+import type { ResolvedModel } from '../registry/types.js';
 import { Selector, type CandidateExplanation, type Constraints, type Objective, type Selection } from '../select/index.js';
 import type { Task } from '../telemetry/types.js';
 import { optionalInteger, optionalStringArray, plainObject } from '../validate.js';
 import type { JudgeRunner } from '../judge/index.js';
 import { Breakers, isCallerFault, summarizeError, type BreakersOptions } from '../health/index.js';
+import { RateLimiter, type RateLimiterOptions, type RateRequest } from '../security/index.js';
 import { Admission, type AdmissionOptions } from './admission.js';
 import { CandidateSource, poolId, type CandidateSourceOptions } from './candidates.js';
 import { mirrorLifecycle, versionedResolver, type SpecDefaults } from './registry-bridge.js';
@@ -117,6 +119,12 @@ export interface FrontDoorOptions {
   /** Judge answers as they are served; the verdicts are the quality the history and the selector learn from. */
   judging?: JudgingOptions;
   failover?: FailoverOptions;
+  /**
+   * Rate limits: token buckets per caller key, tenant and model, in requests and tokens per minute
+   * (`RATE_LIMITED` beyond, with `details.retryAfterMs`). A request takes its estimated tokens (prompt,
+   * roughly, plus maxTokens) when it starts; what it really used is settled when it ends.
+   */
+  rateLimits?: RateLimiter | RateLimiterOptions;
 }
 
 
@@ -176,6 +184,18 @@ interface Pick {
   /** Registered in the registry (history is recorded). */
   registered: boolean;
   selection: SelectionInfo;
+  /** Who serves it: 'local' (a GGUF in process), 'onnx', or the remote provider ('openai', 'ollama', ...). Costs and budgets are kept by it. */
+  provider: string;
+  /** A remote model's own name (what the price table prices). */
+  remoteModel?: string;
+}
+
+/** The provider of a registered version, and a remote model's own name. */
+function servedBy(resolved: ResolvedModel | undefined): { provider: string; remoteModel?: string } {
+  const source = resolved?.version.source;
+  if (source === undefined || source.kind === 'gguf') return { provider: 'local' };
+  if (source.kind === 'onnx') return { provider: 'onnx' };
+  return { provider: source.kind, remoteModel: source.model };
 }
 
 
@@ -187,6 +207,8 @@ export class FrontDoor {
   readonly admission: Admission;
   /** A circuit breaker per pool model: what failover skips. */
   readonly breakers: Breakers;
+  /** The rate limiter, when `rateLimits` was given. */
+  readonly rateLimiter: RateLimiter | undefined;
   readonly #failover: { chains: Map<string, string[]>; selectedFallbacks: number; maxAttempts: number };
   readonly #rates: Required<LocalRates>;
   readonly #prices: PriceTable | undefined;
@@ -209,6 +231,7 @@ export class FrontDoor {
     this.admission = new Admission(options.admission);
     this.#failover = failoverOf(options.failover);
     this.breakers = new Breakers(options.failover?.breakers ?? {});
+    this.rateLimiter = options.rateLimits === undefined || options.rateLimits instanceof RateLimiter ? options.rateLimits : new RateLimiter(options.rateLimits);
     this.#prices = options.prices;
     this.#recorder = new Recorder(this.registry, this.selector, this.ledger, options.judging, (model) => this.judgeRunner(model));
     this.#ownsPool = options.pool === undefined;
@@ -341,13 +364,14 @@ export class FrontDoor {
       const resolved = this.registry.has(route.model) ? this.registry.resolve(route.model, route.version) : undefined;
       if (resolved === undefined) {
         if (route.version !== undefined) throw new ModelpoolError('MODEL_NOT_FOUND', `No registered model "${route.model}"`, { field: 'request.model', value: route.model });
-        return { poolId: route.model, model: route.model, version: undefined, registered: false, selection: { mode: 'named', task: route.task, candidates: NAMED_EXPLANATION } };
+        return { poolId: route.model, model: route.model, version: undefined, registered: false, provider: 'local', selection: { mode: 'named', task: route.task, candidates: NAMED_EXPLANATION } };
       }
       return {
         poolId: poolId(resolved.model, resolved.version.version),
         model: resolved.model.id,
         version: resolved.version.version,
         registered: true,
+        ...servedBy(resolved),
         selection: { mode: 'named', task: route.task, candidates: NAMED_EXPLANATION },
       };
     }
@@ -359,6 +383,7 @@ export class FrontDoor {
       model: selection.modelId,
       version: selection.version,
       registered: entry !== undefined,
+      ...servedBy(entry?.resolved),
       selection: {
         mode: 'selected',
         task: route.task,
@@ -386,8 +411,10 @@ export class FrontDoor {
     const entering = this.admission.enter(signal);
     if (entering !== undefined) await entering;
     const admittedAt = performance.now();
+    let limited: { request: RateRequest; tokens: number } | undefined;
     try {
       let pick = this.#pick(route);
+      if (this.rateLimiter !== undefined) limited = this.#takeRate(route, pick);
       // The front door's own time before the first lease: routing, selection (not the admission wait).
       let before = admitting - started + (performance.now() - admittedAt);
       let failover: FailoverInfo | undefined;
@@ -403,6 +430,10 @@ export class FrontDoor {
           try {
             const result = await this.#attempt(started, admittedAt, before, route, pick, signal, work);
             permit.success(result.cost.wallMs);
+            if (limited !== undefined) {
+              this.rateLimiter!.settle(limited.request, limited.tokens, result.cost.promptTokens + result.cost.generatedTokens);
+              limited = undefined;
+            }
             if (failover !== undefined) result.failover = failover;
             return result;
           } catch (error) {
@@ -424,8 +455,19 @@ export class FrontDoor {
         before = 0;
       }
     } finally {
+      // A request that failed used no tokens of its limits (it still counts as a request).
+      if (limited !== undefined) this.rateLimiter!.settle(limited.request, limited.tokens, 0);
       this.admission.release();
     }
+  }
+
+  /** Takes the request's place in its caller's, tenant's and model's buckets (RATE_LIMITED when full). */
+  #takeRate(route: Route, pick: Pick): { request: RateRequest; tokens: number } {
+    const request: RateRequest = { model: pick.model, tokens: route.estimatedTokens };
+    if (route.caller !== undefined) request.key = route.caller;
+    if (route.tenant !== undefined) request.tenant = route.tenant;
+    this.rateLimiter!.take(request);
+    return { request, tokens: route.estimatedTokens };
   }
 
   /** The models to fall back to after `first`: a named model's chain, or a selection's next-best candidates. */
@@ -454,6 +496,7 @@ export class FrontDoor {
         model: c.modelId,
         version: c.version,
         registered: entry !== undefined,
+        ...servedBy(entry?.resolved),
         selection: { ...first.selection, explored: false, score: c.score!, candidates: first.selection.candidates },
       });
     }
@@ -483,7 +526,10 @@ export class FrontDoor {
       const checking = performance.now();
       if (this.ledger.budgetCount > 0) {
         this.#recorder.applyCosts();
-        this.ledger.check({ tenant: route.tenant, model: chosen.model, provider: 'local' }, { tokens: route.estimatedTokens, usd: 0 });
+        // Dollars known before spending: a priced remote model's tokens at most (the prompt, roughly, and maxTokens).
+        const price = this.#priceOf(chosen);
+        const usd = price === undefined ? 0 : (route.context.promptTokens * price.inputPerMillion + (route.estimatedTokens - route.context.promptTokens) * price.outputPerMillion) / 1e6;
+        this.ledger.check({ tenant: route.tenant, model: chosen.model, provider: chosen.provider }, { tokens: route.estimatedTokens, usd });
       }
       before += performance.now() - checking;
       return await this.pool.use(
@@ -519,7 +565,7 @@ export class FrontDoor {
             memoryGbSeconds,
           };
           // A remote model without a price in the table is reported at $0 for its tokens (the price table is the user's).
-          const cost = priceUsage(usage, this.#rates, usage.provider === 'local' ? undefined : (this.#prices?.price('remote', chosen.model) ?? FREE));
+          const cost = priceUsage(usage, this.#rates, usage.provider === 'local' ? undefined : (this.#priceOf(chosen) ?? FREE));
           this.#recorder.record(route, chosen, version, cost, true, r);
           const overheadMs = before + (working - grantedAt) + (performance.now() - worked);
           const routed: Routed = { model: chosen.model, version, cost, selection: chosen.selection, overheadMs };
@@ -533,6 +579,12 @@ export class FrontDoor {
       if (modelsFault(error)) this.#recorder.record(route, chosen, chosen.version, undefined, false, undefined, performance.now() - started, error);
       throw error;
     }
+  }
+
+  /** A remote model's token prices: by its provider and own name, else by 'remote' and its registry id. */
+  #priceOf(pick: Pick): TokenPrice | undefined {
+    if (this.#prices === undefined || pick.provider === 'local' || pick.provider === 'onnx') return undefined;
+    return this.#prices.price(pick.provider, pick.remoteModel ?? pick.model) ?? this.#prices.price('remote', pick.model);
   }
 
   #meterOf(model: ModelHandle): MemoryMeter | undefined {

@@ -58,6 +58,8 @@ export interface Picked {
   version: string | undefined;
   /** Registered in the registry (history is recorded). */
   registered: boolean;
+  /** Who serves it ('local', 'onnx', 'openai', ...): the cost ledger's provider. */
+  provider: string;
 }
 
 interface ActiveJudging {
@@ -110,7 +112,7 @@ export class Recorder {
    */
   record(route: Route, pick: Picked, version: string | undefined, cost: RequestCost | undefined, success: boolean, r: GenerationResult | undefined, wallMs?: number, error?: unknown): void {
     if (cost !== undefined) {
-      const key: CostKey = { model: pick.model, task: route.task, provider: cost.provider };
+      const key: CostKey = { model: pick.model, task: route.task, provider: pick.provider };
       if (version !== undefined) key.version = version;
       if (route.tenant !== undefined) key.tenant = route.tenant;
       this.#costs.push({ key, cost });

@@ -23,6 +23,8 @@ export interface RouteOptions {
   objective?: Objective;
   /** The caller, for cost aggregation and budgets. */
   tenant?: string;
+  /** The caller key's name (never the key): its rate limits. The server sets it from the key a request carries. */
+  caller?: string;
   /** Labels of the request (selection context). */
   tags?: string[];
   priority?: Priority;
@@ -42,7 +44,7 @@ export interface Route extends RouteOptions {
   request: GenerateRequest;
 }
 
-const ROUTE_KEYS = new Set(['model', 'version', 'task', 'constraints', 'objective', 'tenant', 'tags', 'priority', 'timeoutMs']);
+const ROUTE_KEYS = new Set(['model', 'version', 'task', 'constraints', 'objective', 'tenant', 'caller', 'tags', 'priority', 'timeoutMs']);
 
 /** The prompt's length in tokens, roughly (4 characters a token), without tokenizing: it picks a selection bucket. */
 export function promptLength(request: { prompt?: unknown; messages?: unknown; input?: unknown }): number {
@@ -74,6 +76,7 @@ export function routeOf(input: object, defaultTask: Task): Route {
   if (raw.constraints !== undefined) plainObject('request.constraints', raw.constraints);
   if (raw.objective !== undefined) plainObject('request.objective', raw.objective);
   const tenant = raw.tenant === undefined ? undefined : nonEmptyString('request.tenant', raw.tenant, 200);
+  const caller = raw.caller === undefined ? undefined : nonEmptyString('request.caller', raw.caller, 200);
   const tags = optionalStringArray('request.tags', raw.tags);
   const timeoutMs = optionalInteger('request.timeoutMs', raw.timeoutMs, 0);
   const signal = optionalSignal('request.signal', raw.signal);
@@ -90,6 +93,7 @@ export function routeOf(input: object, defaultTask: Task): Route {
   if (raw.constraints !== undefined) route.constraints = raw.constraints as Constraints;
   if (raw.objective !== undefined) route.objective = raw.objective as Objective;
   if (tenant !== undefined) route.tenant = tenant;
+  if (caller !== undefined) route.caller = caller;
   if (tags !== undefined) route.tags = tags;
   if (raw.priority !== undefined) route.priority = raw.priority as Priority;
   if (timeoutMs !== undefined) route.timeoutMs = timeoutMs;
