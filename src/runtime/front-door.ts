@@ -19,7 +19,7 @@ import { Selector, type CandidateExplanation, type Constraints, type Objective, 
 import type { Task } from '../telemetry/types.js';
 import { optionalInteger, optionalStringArray, plainObject } from '../validate.js';
 import type { JudgeRunner } from '../judge/index.js';
-import { Breakers, isCallerFault, summarizeError, type BreakersOptions } from '../health/index.js';
+import { Breakers, HealthMonitor, HealthTracker, isCallerFault, summarizeError, type BreakersOptions, type HealthStatus, type ProbeOptions, type ProbeResult } from '../health/index.js';
 import { RateLimiter, type RateLimiterOptions, type RateRequest } from '../security/index.js';
 import { Admission, type AdmissionOptions } from './admission.js';
 import { CandidateSource, poolId, type CandidateSourceOptions } from './candidates.js';
@@ -207,6 +207,9 @@ export class FrontDoor {
   readonly admission: Admission;
   /** A circuit breaker per pool model: what failover skips. */
   readonly breakers: Breakers;
+  /** Passive health per pool model: error rate, latency, consecutive failures, from every request. */
+  readonly health = new HealthTracker();
+  #monitor: HealthMonitor | undefined;
   /** The rate limiter, when `rateLimits` was given. */
   readonly rateLimiter: RateLimiter | undefined;
   readonly #failover: { chains: Map<string, string[]>; selectedFallbacks: number; maxAttempts: number };
@@ -330,12 +333,65 @@ export class FrontDoor {
     ) as unknown as Promise<EmbedResult>;
   }
 
+  /**
+   * Probes models actively through the real generation path: every `intervalMs` (default 30 s) a tiny
+   * generation (one token; an embedding for a model that only embeds) through the pool, bounded by
+   * `timeoutMs` (default 10 s). Results feed the same breakers and health figures as real requests, so a
+   * probe's success can close a half-open breaker. A probe of a model that is not loaded loads it.
+   * `names` are registry ids or aliases, or pool ids.
+   */
+  watch(names: string[], options: ProbeOptions = {}): void {
+    this.#checkOpen();
+    const monitor = (this.#monitor ??= new HealthMonitor({ breakers: this.breakers, tracker: this.health }));
+    for (const name of names) {
+      const pick = this.#pick(routeOf({ model: name }, 'completion'));
+      if (monitor.keys().includes(pick.poolId)) continue;
+      monitor.add(pick.poolId, (signal) => this.#probe(pick.poolId, signal), options);
+    }
+  }
+
+  /** Runs a model's probe now (after `watch`). */
+  probe(name: string): Promise<ProbeResult> {
+    const monitor = this.#monitor;
+    const key = this.#pick(routeOf({ model: name }, 'completion')).poolId;
+    if (monitor === undefined || !monitor.keys().includes(key)) return Promise.reject(new ModelpoolError('INVALID_ARGUMENT', `Model "${name}" is not watched: call watch() first`, { field: 'name', value: name }));
+    return monitor.probeNow(key);
+  }
+
+  /** Whether a watched model's last probe succeeded and its breaker is not open (false for one not watched). */
+  ready(name: string): boolean {
+    const key = this.#pick(routeOf({ model: name }, 'completion')).poolId;
+    return this.#monitor?.ready(key) ?? false;
+  }
+
+  /** Health per pool model: breaker state, last probe (watched models), error rate and latency. */
+  healthStatus(): { probes: HealthStatus[]; breakers: ReturnType<Breakers['snapshot']>; passive: ReturnType<HealthTracker['snapshot']> } {
+    return { probes: this.#monitor?.status() ?? [], breakers: this.breakers.snapshot(), passive: this.health.snapshot() };
+  }
+
+  async #probe(poolId: string, signal: AbortSignal): Promise<void> {
+    await this.pool.use(
+      poolId,
+      async (lease) => {
+        const caps = lease.model.capabilities;
+        if (!caps.generate && !caps.chat) {
+          await lease.model.embed(['ping']);
+          return;
+        }
+        const input = caps.generate ? { prompt: 'Hello' } : { messages: [{ role: 'user', content: 'Hello' }] };
+        await lease.model.complete({ ...input, maxTokens: 1, temperature: 0, signal });
+      },
+      { signal },
+    );
+  }
+
   /** Waits for requests in flight, stops mirroring into the registry and disposes the pool it created. */
   async dispose(options: { abort?: boolean } = {}): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
     if (!options.abort) await Promise.allSettled([...this.#running]);
     await this.settled();
+    await this.#monitor?.close();
     this.#candidates.close();
     if (this.#ownsPool) await this.pool.dispose(options);
     await this.#stopMirror.flush();
@@ -430,6 +486,7 @@ export class FrontDoor {
           try {
             const result = await this.#attempt(started, admittedAt, before, route, pick, signal, work);
             permit.success(result.cost.wallMs);
+            this.health.success(pick.poolId, result.cost.wallMs);
             if (limited !== undefined) {
               this.rateLimiter!.settle(limited.request, limited.tokens, result.cost.promptTokens + result.cost.generatedTokens);
               limited = undefined;
@@ -438,6 +495,7 @@ export class FrontDoor {
             return result;
           } catch (error) {
             permit.failure(error);
+            if (modelsFault(error) && !isCallerFault(error)) this.health.failure(pick.poolId, error);
             if (!modelsFault(error) || isCallerFault(error) || signal?.aborted === true || emitted?.() === true || attempts >= this.#failover.maxAttempts) throw withFailover(error, failover);
             (failover ??= { attempts: [], skipped: [] }).attempts.push({ model: pick.model, version: pick.version, error: summarizeError(error) });
             lastError = error;

@@ -139,4 +139,31 @@ describe('front door failover', () => {
     }
     expect(failedOver).toBeGreaterThan(0);
   }, 60_000);
+
+  it('active probes through a real generation: readiness follows the server, and probes open and close its breaker', async () => {
+    let s = await server();
+    const door = await setup(s, { breakers: { defaults: { failureThreshold: 3, cooldownMs: 200 } } });
+    expect(door.ready('server')).toBe(false);
+    await expectCode(door.probe('server'), 'INVALID_ARGUMENT');
+    door.watch(['server', 'local'], { intervalMs: 60_000, timeoutMs: 2000, immediate: false });
+    expect((await door.probe('server')).ok).toBe(true);
+    expect(door.ready('server')).toBe(true);
+    // The probe generated a token through the server: the server saw a completion.
+    await s.kill();
+    for (let i = 0; i < 3; i++) expect((await door.probe('server')).ok).toBe(false);
+    expect(door.ready('server')).toBe(false);
+    expect(door.breakers.get('server').state).toBe('open');
+    const status = door.healthStatus();
+    expect(status.probes.find((p) => p.key === 'server')).toMatchObject({ ready: false, lastProbe: { ok: false, error: { code: 'PROVIDER_UNAVAILABLE' } } });
+    expect(status.breakers.find((b) => b.key === 'server')).toMatchObject({ state: 'open' });
+    s = await server(s.port);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect((await door.probe('server')).ok).toBe(true);
+    expect(door.ready('server')).toBe(true);
+    expect(door.breakers.get('server').state).toBe('closed');
+    expect((await door.probe('local')).ok).toBe(true);
+    // Requests feed the passive figures too.
+    await door.complete({ model: 'local', ...REQUEST });
+    expect(door.health.get('local')).toBeDefined();
+  }, 60_000);
 });
