@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['./test/global-setup.ts'],
-    reporters: ['default', './test/summary-reporter.ts'],
+    reporters: ['default', './test/key-scan-reporter.ts', './test/summary-reporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Native model tests load llama.cpp; forks keep a crash in one file from taking the run down.

@@ -23,3 +23,4 @@ export { FakeProvider, FakeModel, FakeRemoteModel, MB, type FakeModelConfig, typ
 export * from './bert-generator.js';
 export * from './lora-generator.js';
 export * from './wire/index.js';
+export * from './onnx-generator.js';
