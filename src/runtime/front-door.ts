@@ -12,20 +12,25 @@ import { CostLedger, MemoryMeter, priceUsage, resolveLocalRates, type LocalRates
 import { ChunkChannel } from '../model/chunk-channel.js';
 import { isLocalModel, type ModelHandle } from '../model/handle.js';
 import type { GenerateRequest, GenerationChunk, GenerationResult } from '../model/types.js';
-import { ModelPool, type Lease, type PoolOptions, type Priority } from '../pool/index.js';
+import { ModelPool, type Lease, type PoolOptions } from '../pool/index.js';
 import type { ModelRegistry } from '../registry/index.js';
-import type { ResolvedModel } from '../registry/types.js';
-import { Selector, type CandidateExplanation, type Constraints, type Objective, type Selection } from '../select/index.js';
+import { Selector, type Constraints, type Objective, type Selection } from '../select/index.js';
 import type { Task } from '../telemetry/types.js';
-import { optionalInteger, optionalStringArray, plainObject } from '../validate.js';
+import { optionalInteger, plainObject } from '../validate.js';
 import type { JudgeRunner } from '../judge/index.js';
-import { Breakers, HealthMonitor, HealthTracker, isCallerFault, summarizeError, type BreakersOptions, type HealthStatus, type ProbeOptions, type ProbeResult } from '../health/index.js';
+import { Breakers, HealthTracker, isCallerFault, summarizeError, type HealthStatus, type ProbeOptions, type ProbeResult } from '../health/index.js';
 import { RateLimiter, type RateLimiterOptions, type RateRequest } from '../security/index.js';
 import { Admission, type AdmissionOptions } from './admission.js';
-import { CandidateSource, poolId, type CandidateSourceOptions } from './candidates.js';
+import { CandidateSource, type CandidateSourceOptions } from './candidates.js';
 import { mirrorLifecycle, versionedResolver, type SpecDefaults } from './registry-bridge.js';
 import { Recorder, type JudgedEvent, type JudgingOptions, type RequestEvent } from './recorder.js';
 import { routeOf, type Route, type RouteOptions } from './route.js';
+import { circuitOpen, failoverOf, withFailover, type FailoverInfo, type FailoverOptions, type ResolvedFailover } from './failover.js';
+import { Picker, type Pick, type SelectionInfo } from './pick.js';
+import { Watcher } from './watch.js';
+
+export type { FailoverInfo, FailoverOptions } from './failover.js';
+export type { SelectionInfo } from './pick.js';
 
 export type { RouteOptions } from './route.js';
 
@@ -34,19 +39,6 @@ export type FrontDoorRequest = GenerateRequest & RouteOptions;
 export interface EmbedRequest extends RouteOptions {
   input: string | string[];
   signal?: AbortSignal;
-}
-
-/** How the model was chosen. */
-export interface SelectionInfo {
-  /** 'named': the request named the model; 'selected': the selector chose it. */
-  mode: 'named' | 'selected';
-  task: string;
-  contextKey?: string;
-  /** The choice was an exploration draw (Thompson sampling) rather than the best posterior mean. */
-  explored?: boolean;
-  score?: number;
-  /** Every candidate: rejected by which constraint, or its score. Empty for 'named'. */
-  candidates(): CandidateExplanation[];
 }
 
 /** What the front door adds to a model's answer. */
@@ -63,29 +55,6 @@ export interface Routed {
   overheadMs: number;
   /** Present when the request failed over: the models tried before the one that answered, and why each was left. */
   failover?: FailoverInfo;
-}
-
-/** The models a request left before the one that answered. */
-export interface FailoverInfo {
-  attempts: Array<{ model: string; version: string | undefined; error: { code: string; message: string } }>;
-  /** Skipped without a try: their circuit breaker was open. */
-  skipped: Array<{ model: string; version: string | undefined; retryAfterMs: number }>;
-}
-
-/**
- * Failover: when a model fails before its first token (by no fault of the request), the next one is
- * tried — a named model's configured fallbacks, or a selection's next-best candidates. A circuit breaker
- * per pool model (closed / open / half-open) skips one that keeps failing.
- */
-export interface FailoverOptions {
-  /** Fallbacks of a named model (registry id or alias, or pool id), in order: local → remote, remote → local, across providers. */
-  chains?: Record<string, string[]>;
-  /** Next-best candidates a selected request may fall back to. Default 2. */
-  selectedFallbacks?: number;
-  /** Models tried per request at most (the first included). Default 3. */
-  maxAttempts?: number;
-  /** The breakers' options (defaults: open after 3 failures, 5 s cooldown, one half-open trial). */
-  breakers?: BreakersOptions;
 }
 
 export type FrontDoorResult = GenerationResult & Routed;
@@ -133,71 +102,12 @@ function defaultTask(request: { messages?: unknown }): Task {
 }
 
 const FREE = { inputPerMillion: 0, outputPerMillion: 0 };
-const NAMED_EXPLANATION = (): CandidateExplanation[] => [];
 
 /** Errors that say nothing about the model (the caller's input, its abort, a full queue). */
 function modelsFault(error: unknown): boolean {
   if (!isModelpoolError(error)) return true;
   return !['INVALID_ARGUMENT', 'INVALID_SCHEMA', 'ABORTED', 'QUEUE_FULL', 'BUDGET_EXCEEDED', 'DISPOSED', 'CONTEXT_OVERFLOW'].includes(error.code);
 }
-
-function failoverOf(options: FailoverOptions | undefined): { chains: Map<string, string[]>; selectedFallbacks: number; maxAttempts: number } {
-  const o = options === undefined ? {} : plainObject('options.failover', options);
-  const chains = new Map<string, string[]>();
-  if (o.chains !== undefined) {
-    for (const [name, list] of Object.entries(plainObject('options.failover.chains', o.chains))) {
-      const fallbacks = optionalStringArray(`options.failover.chains.${name}`, list);
-      if (fallbacks !== undefined) chains.set(name, fallbacks);
-    }
-  }
-  return {
-    chains,
-    selectedFallbacks: optionalInteger('options.failover.selectedFallbacks', o.selectedFallbacks, 0, 100) ?? 2,
-    maxAttempts: optionalInteger('options.failover.maxAttempts', o.maxAttempts, 1, 100) ?? 3,
-  };
-}
-
-/** The error of a request that failed over, with the models it left (details.failover). */
-function withFailover(error: unknown, failover: FailoverInfo | undefined): unknown {
-  if (failover === undefined || failover.attempts.length + failover.skipped.length === 0 || !isModelpoolError(error)) return error;
-  const tried = failover.attempts.map((a) => a.model).join(', ');
-  return new ModelpoolError(error.code, `${error.message} (after failing over from ${tried || 'models whose breakers were open'})`, {
-    ...(error.field !== undefined ? { field: error.field } : {}),
-    ...(error.value !== undefined ? { value: error.value } : {}),
-    cause: error,
-    details: { ...error.details, failover },
-  });
-}
-
-/** Every candidate was skipped: their breakers are open. */
-function circuitOpen(failover: FailoverInfo): ModelpoolError {
-  const retryAfterMs = Math.min(...failover.skipped.map((s) => s.retryAfterMs));
-  return new ModelpoolError('CIRCUIT_OPEN', `Every model for this request has an open circuit breaker (${failover.skipped.map((s) => s.model).join(', ')}): retry in ${retryAfterMs} ms`, {
-    details: { failover, retryAfterMs },
-  });
-}
-
-interface Pick {
-  poolId: string;
-  model: string;
-  version: string | undefined;
-  /** Registered in the registry (history is recorded). */
-  registered: boolean;
-  selection: SelectionInfo;
-  /** Who serves it: 'local' (a GGUF in process), 'onnx', or the remote provider ('openai', 'ollama', ...). Costs and budgets are kept by it. */
-  provider: string;
-  /** A remote model's own name (what the price table prices). */
-  remoteModel?: string;
-}
-
-/** The provider of a registered version, and a remote model's own name. */
-function servedBy(resolved: ResolvedModel | undefined): { provider: string; remoteModel?: string } {
-  const source = resolved?.version.source;
-  if (source === undefined || source.kind === 'gguf') return { provider: 'local' };
-  if (source.kind === 'onnx') return { provider: 'onnx' };
-  return { provider: source.kind, remoteModel: source.model };
-}
-
 
 export class FrontDoor {
   readonly registry: ModelRegistry;
@@ -209,10 +119,11 @@ export class FrontDoor {
   readonly breakers: Breakers;
   /** Passive health per pool model: error rate, latency, consecutive failures, from every request. */
   readonly health = new HealthTracker();
-  #monitor: HealthMonitor | undefined;
+  readonly #watcher: Watcher;
+  readonly #picker: Picker;
   /** The rate limiter, when `rateLimits` was given. */
   readonly rateLimiter: RateLimiter | undefined;
-  readonly #failover: { chains: Map<string, string[]>; selectedFallbacks: number; maxAttempts: number };
+  readonly #failover: ResolvedFailover;
   readonly #rates: Required<LocalRates>;
   readonly #prices: PriceTable | undefined;
   readonly #ownsPool: boolean;
@@ -240,6 +151,8 @@ export class FrontDoor {
     this.#ownsPool = options.pool === undefined;
     this.pool = options.pool ?? new ModelPool({ ...options.poolOptions, resolve: versionedResolver(options.registry, options.specDefaults) });
     this.#candidates = new CandidateSource(this.registry, this.pool, options.candidates);
+    this.#picker = new Picker(this.registry, this.selector, this.#candidates);
+    this.#watcher = new Watcher(this.pool, this.breakers, this.health);
     this.#stopMirror = mirrorLifecycle(this.pool, this.registry);
   }
 
@@ -342,47 +255,22 @@ export class FrontDoor {
    */
   watch(names: string[], options: ProbeOptions = {}): void {
     this.#checkOpen();
-    const monitor = (this.#monitor ??= new HealthMonitor({ breakers: this.breakers, tracker: this.health }));
-    for (const name of names) {
-      const pick = this.#pick(routeOf({ model: name }, 'completion'));
-      if (monitor.keys().includes(pick.poolId)) continue;
-      monitor.add(pick.poolId, (signal) => this.#probe(pick.poolId, signal), options);
-    }
+    this.#watcher.watch(names.map((name) => this.#poolIdOf(name)), options);
   }
 
   /** Runs a model's probe now (after `watch`). */
   probe(name: string): Promise<ProbeResult> {
-    const monitor = this.#monitor;
-    const key = this.#pick(routeOf({ model: name }, 'completion')).poolId;
-    if (monitor === undefined || !monitor.keys().includes(key)) return Promise.reject(new ModelpoolError('INVALID_ARGUMENT', `Model "${name}" is not watched: call watch() first`, { field: 'name', value: name }));
-    return monitor.probeNow(key);
+    return this.#watcher.probe(this.#poolIdOf(name), name);
   }
 
   /** Whether a watched model's last probe succeeded and its breaker is not open (false for one not watched). */
   ready(name: string): boolean {
-    const key = this.#pick(routeOf({ model: name }, 'completion')).poolId;
-    return this.#monitor?.ready(key) ?? false;
+    return this.#watcher.ready(this.#poolIdOf(name));
   }
 
   /** Health per pool model: breaker state, last probe (watched models), error rate and latency. */
   healthStatus(): { probes: HealthStatus[]; breakers: ReturnType<Breakers['snapshot']>; passive: ReturnType<HealthTracker['snapshot']> } {
-    return { probes: this.#monitor?.status() ?? [], breakers: this.breakers.snapshot(), passive: this.health.snapshot() };
-  }
-
-  async #probe(poolId: string, signal: AbortSignal): Promise<void> {
-    await this.pool.use(
-      poolId,
-      async (lease) => {
-        const caps = lease.model.capabilities;
-        if (!caps.generate && !caps.chat) {
-          await lease.model.embed(['ping']);
-          return;
-        }
-        const input = caps.generate ? { prompt: 'Hello' } : { messages: [{ role: 'user', content: 'Hello' }] };
-        await lease.model.complete({ ...input, maxTokens: 1, temperature: 0, signal });
-      },
-      { signal },
-    );
+    return { probes: this.#watcher.status(), breakers: this.breakers.snapshot(), passive: this.health.snapshot() };
   }
 
   /** Waits for requests in flight, stops mirroring into the registry and disposes the pool it created. */
@@ -391,7 +279,7 @@ export class FrontDoor {
     this.#disposed = true;
     if (!options.abort) await Promise.allSettled([...this.#running]);
     await this.settled();
-    await this.#monitor?.close();
+    await this.#watcher.close();
     this.#candidates.close();
     if (this.#ownsPool) await this.pool.dispose(options);
     await this.#stopMirror.flush();
@@ -404,6 +292,11 @@ export class FrontDoor {
 
   // ---------------------------------------------------------------------------------------------
 
+  /** The pool id of a model as a request would name it. */
+  #poolIdOf(name: string): string {
+    return this.#picker.pick(routeOf({ model: name }, 'completion')).poolId;
+  }
+
   #checkOpen(): void {
     if (this.#disposed) throw new ModelpoolError('DISPOSED', 'The front door is disposed');
   }
@@ -413,42 +306,6 @@ export class FrontDoor {
     const done = () => this.#running.delete(promise);
     promise.then(done, done);
     return promise;
-  }
-
-  #pick(route: Route): Pick {
-    if (route.model !== undefined) {
-      const resolved = this.registry.has(route.model) ? this.registry.resolve(route.model, route.version) : undefined;
-      if (resolved === undefined) {
-        if (route.version !== undefined) throw new ModelpoolError('MODEL_NOT_FOUND', `No registered model "${route.model}"`, { field: 'request.model', value: route.model });
-        return { poolId: route.model, model: route.model, version: undefined, registered: false, provider: 'local', selection: { mode: 'named', task: route.task, candidates: NAMED_EXPLANATION } };
-      }
-      return {
-        poolId: poolId(resolved.model, resolved.version.version),
-        model: resolved.model.id,
-        version: resolved.version.version,
-        registered: true,
-        ...servedBy(resolved),
-        selection: { mode: 'named', task: route.task, candidates: NAMED_EXPLANATION },
-      };
-    }
-    const list = this.#candidates.forTask(route.task);
-    const selection = this.selector.select({ task: route.task, constraints: route.constraints, objective: route.objective, context: route.context }, list.candidates);
-    const entry = this.#candidates.entry(selection.modelId, selection.version);
-    return {
-      poolId: entry?.poolId ?? selection.modelId,
-      model: selection.modelId,
-      version: selection.version,
-      registered: entry !== undefined,
-      ...servedBy(entry?.resolved),
-      selection: {
-        mode: 'selected',
-        task: route.task,
-        contextKey: selection.contextKey,
-        explored: selection.explored,
-        score: selection.score,
-        candidates: () => selection.candidates(),
-      },
-    };
   }
 
   /**
@@ -469,7 +326,7 @@ export class FrontDoor {
     const admittedAt = performance.now();
     let limited: { request: RateRequest; tokens: number } | undefined;
     try {
-      let pick = this.#pick(route);
+      let pick = this.#picker.pick(route);
       if (this.rateLimiter !== undefined) limited = this.#takeRate(route, pick);
       // The front door's own time before the first lease: routing, selection (not the admission wait).
       let before = admitting - started + (performance.now() - admittedAt);
@@ -501,7 +358,7 @@ export class FrontDoor {
             lastError = error;
           }
         }
-        fallbacks ??= this.#fallbacks(route, pick);
+        fallbacks ??= this.#picker.fallbacks(route, pick, this.#failover.chains, this.#failover.selectedFallbacks);
         const next = fallbacks.shift();
         if (next === undefined) {
           if (lastError === undefined) throw circuitOpen(failover!);
@@ -526,48 +383,6 @@ export class FrontDoor {
     if (route.tenant !== undefined) request.tenant = route.tenant;
     this.rateLimiter!.take(request);
     return { request, tokens: route.estimatedTokens };
-  }
-
-  /** The models to fall back to after `first`: a named model's chain, or a selection's next-best candidates. */
-  #fallbacks(route: Route, first: Pick): Pick[] {
-    const out: Pick[] = [];
-    const seen = new Set([first.poolId]);
-    const add = (pick: Pick | undefined) => {
-      if (pick === undefined || seen.has(pick.poolId)) return;
-      seen.add(pick.poolId);
-      out.push(pick);
-    };
-    if (first.selection.mode === 'named') {
-      const chain = this.#failover.chains.get(route.model!) ?? this.#failover.chains.get(first.model) ?? [];
-      for (const name of chain) add(this.#tryPick({ ...route, model: name, version: undefined }));
-      return out;
-    }
-    const ranked = first.selection
-      .candidates()
-      .filter((c) => c.eligible && !c.chosen && c.score !== undefined)
-      .sort((a, b) => b.score! - a.score!)
-      .slice(0, this.#failover.selectedFallbacks);
-    for (const c of ranked) {
-      const entry = this.#candidates.entry(c.modelId, c.version);
-      add({
-        poolId: entry?.poolId ?? c.modelId,
-        model: c.modelId,
-        version: c.version,
-        registered: entry !== undefined,
-        ...servedBy(entry?.resolved),
-        selection: { ...first.selection, explored: false, score: c.score!, candidates: first.selection.candidates },
-      });
-    }
-    return out;
-  }
-
-  /** #pick, or undefined for a fallback name that no longer resolves. */
-  #tryPick(route: Route): Pick | undefined {
-    try {
-      return this.#pick(route);
-    } catch {
-      return undefined;
-    }
   }
 
   /** One model's try: the budget check, the lease, the work, its cost and its recording. */

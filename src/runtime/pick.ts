@@ -1,0 +1,137 @@
+/**
+ * Which model serves a request: the model it names (resolved in the registry, or taken as a pool id), or
+ * the selector's choice among the task's candidates; and, when that one fails, the models to fall back to
+ * (a named model's configured chain, or the selection's next-best candidates).
+ */
+import { ModelpoolError } from '../errors.js';
+import type { ModelRegistry } from '../registry/index.js';
+import type { ResolvedModel } from '../registry/types.js';
+import type { CandidateExplanation, Selector } from '../select/index.js';
+import { poolId, type CandidateSource } from './candidates.js';
+import type { Route } from './route.js';
+
+/** How the model was chosen. */
+export interface SelectionInfo {
+  /** 'named': the request named the model; 'selected': the selector chose it. */
+  mode: 'named' | 'selected';
+  task: string;
+  contextKey?: string;
+  /** The choice was an exploration draw (Thompson sampling) rather than the best posterior mean. */
+  explored?: boolean;
+  score?: number;
+  /** Every candidate: rejected by which constraint, or its score. Empty for 'named'. */
+  candidates(): CandidateExplanation[];
+}
+
+const NAMED_EXPLANATION = (): CandidateExplanation[] => [];
+
+export interface Pick {
+  poolId: string;
+  model: string;
+  version: string | undefined;
+  /** Registered in the registry (history is recorded). */
+  registered: boolean;
+  selection: SelectionInfo;
+  /** Who serves it: 'local' (a GGUF in process), 'onnx', or the remote provider ('openai', 'ollama', ...). Costs and budgets are kept by it. */
+  provider: string;
+  /** A remote model's own name (what the price table prices). */
+  remoteModel?: string;
+}
+
+/** The provider of a registered version, and a remote model's own name. */
+function servedBy(resolved: ResolvedModel | undefined): { provider: string; remoteModel?: string } {
+  const source = resolved?.version.source;
+  if (source === undefined || source.kind === 'gguf') return { provider: 'local' };
+  if (source.kind === 'onnx') return { provider: 'onnx' };
+  return { provider: source.kind, remoteModel: source.model };
+}
+
+export class Picker {
+  readonly #registry: ModelRegistry;
+  readonly #selector: Selector;
+  readonly #candidates: CandidateSource;
+
+  constructor(registry: ModelRegistry, selector: Selector, candidates: CandidateSource) {
+    this.#registry = registry;
+    this.#selector = selector;
+    this.#candidates = candidates;
+  }
+
+  pick(route: Route): Pick {
+    if (route.model !== undefined) {
+      const resolved = this.#registry.has(route.model) ? this.#registry.resolve(route.model, route.version) : undefined;
+      if (resolved === undefined) {
+        if (route.version !== undefined) throw new ModelpoolError('MODEL_NOT_FOUND', `No registered model "${route.model}"`, { field: 'request.model', value: route.model });
+        return { poolId: route.model, model: route.model, version: undefined, registered: false, provider: 'local', selection: { mode: 'named', task: route.task, candidates: NAMED_EXPLANATION } };
+      }
+      return {
+        poolId: poolId(resolved.model, resolved.version.version),
+        model: resolved.model.id,
+        version: resolved.version.version,
+        registered: true,
+        ...servedBy(resolved),
+        selection: { mode: 'named', task: route.task, candidates: NAMED_EXPLANATION },
+      };
+    }
+    const list = this.#candidates.forTask(route.task);
+    const selection = this.#selector.select({ task: route.task, constraints: route.constraints, objective: route.objective, context: route.context }, list.candidates);
+    const entry = this.#candidates.entry(selection.modelId, selection.version);
+    return {
+      poolId: entry?.poolId ?? selection.modelId,
+      model: selection.modelId,
+      version: selection.version,
+      registered: entry !== undefined,
+      ...servedBy(entry?.resolved),
+      selection: {
+        mode: 'selected',
+        task: route.task,
+        contextKey: selection.contextKey,
+        explored: selection.explored,
+        score: selection.score,
+        candidates: () => selection.candidates(),
+      },
+    };
+  }
+
+  /** The models to fall back to after `first`: a named model's chain, or a selection's next-best candidates. */
+  fallbacks(route: Route, first: Pick, chains: ReadonlyMap<string, string[]>, selectedFallbacks: number): Pick[] {
+    const out: Pick[] = [];
+    const seen = new Set([first.poolId]);
+    const add = (pick: Pick | undefined) => {
+      if (pick === undefined || seen.has(pick.poolId)) return;
+      seen.add(pick.poolId);
+      out.push(pick);
+    };
+    if (first.selection.mode === 'named') {
+      const chain = chains.get(route.model!) ?? chains.get(first.model) ?? [];
+      for (const name of chain) add(this.#tryPick({ ...route, model: name, version: undefined }));
+      return out;
+    }
+    const ranked = first.selection
+      .candidates()
+      .filter((c) => c.eligible && !c.chosen && c.score !== undefined)
+      .sort((a, b) => b.score! - a.score!)
+      .slice(0, selectedFallbacks);
+    for (const c of ranked) {
+      const entry = this.#candidates.entry(c.modelId, c.version);
+      add({
+        poolId: entry?.poolId ?? c.modelId,
+        model: c.modelId,
+        version: c.version,
+        registered: entry !== undefined,
+        ...servedBy(entry?.resolved),
+        selection: { ...first.selection, explored: false, score: c.score!, candidates: first.selection.candidates },
+      });
+    }
+    return out;
+  }
+
+  /** pick(), or undefined for a fallback name that no longer resolves. */
+  #tryPick(route: Route): Pick | undefined {
+    try {
+      return this.pick(route);
+    } catch {
+      return undefined;
+    }
+  }
+}
