@@ -1,17 +1,23 @@
 /**
  * The model contract (src/model): one suite of checks, run on every provider — the llama provider on
- * the real stories260K model, and the fake provider with local models, with models that are not local,
- * and with chat-only models (as a remote chat API's would be). Whatever implements Provider and
- * ModelHandle next (Ollama, OpenAI-compatible, Anthropic) joins the list below.
+ * the real stories260K model; the OpenAI-compatible provider against llama.cpp's own llama-server; the
+ * OpenAI, Anthropic and Ollama providers through their official SDKs against loopback servers speaking
+ * each wire format, stories260K answering behind them; the ONNX provider on a generated embedding model
+ * (its checks of generation become checks of embeddings); and the fake provider with local models,
+ * models that are not local, and chat-only models.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelpoolError } from '../../src/errors.js';
-import { isLocalModel, type GenerateRequest, type ModelCapabilities, type ModelHandle, type ModelRef, type Provider, type ProviderLoadOptions } from '../../src/model/index.js';
+import { isLocalModel, type GenerateRequest, type GenerationResult, type ModelCapabilities, type ModelHandle, type ModelRef, type Provider, type ProviderLoadOptions } from '../../src/model/index.js';
 import { createLlamaProvider } from '../../src/pool/loader.js';
 import { loadModel } from '../../src/engine/index.js';
 import { createAnthropicProvider, createOllamaProvider, createOpenAICompatibleProvider, createOpenAIProvider } from '../../src/providers/index.js';
-import { startWireServer, type WireProtocol } from '../../src/testing/index.js';
+import { generateOnnxTestModel, startWireServer, type WireProtocol } from '../../src/testing/index.js';
+import { createOnnxProvider } from '../../src/providers/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FakeProvider } from '../../src/testing/fake-provider.js';
 import { expectCode } from '../helpers/expect.js';
 import { startLlamaServer, type LlamaServer } from '../helpers/llama-server.js';
@@ -35,6 +41,8 @@ interface Subject {
   longTokens: number;
   /** Starts what the provider talks to (a server) before the models load; its stop after they are disposed. */
   start?: () => Promise<() => Promise<void>>;
+  /** Its models only embed (ONNX embedding models): the checks of generation are replaced by embeddings'. */
+  embedOnly?: boolean;
 }
 
 /** llama-server serving stories260K to generate, and a second one serving it for embeddings. */
@@ -82,6 +90,16 @@ function wireSubject(name: string, protocol: WireProtocol, provider: Provider, e
 
 const KEY = 'sk-contract-0123456789';
 
+const onnxModel: Loadable = { spec: { id: 'minilm', source: '(generated)' }, options: { threads: 1, parallel: 2 } };
+
+/** A tiny ONNX embedding model in a BERT export's shape (with its tokenizer.json), made by the project's generator. */
+async function onnxStart(): Promise<() => Promise<void>> {
+  const dir = mkdtempSync(join(tmpdir(), 'modelpool-contract-onnx-'));
+  const generated = await generateOnnxTestModel({ outDir: dir, layer: true });
+  onnxModel.spec.source = generated.modelPath;
+  return async () => rmSync(dir, { recursive: true, force: true });
+}
+
 const llamaServerModel: Loadable = { spec: { id: 'stories', source: 'stories' }, options: { threads: 1, parallel: 2 } };
 const llamaServerEmbed: Loadable = { spec: { id: 'stories-embed', source: 'stories-embed' }, options: { threads: 1, embeddings: true } };
 
@@ -126,6 +144,16 @@ const subjects: Subject[] = [
   wireSubject('anthropic provider (Anthropic wire protocol on loopback, stories260K behind it)', 'anthropic', createAnthropicProvider({ apiKey: KEY, retry: { maxRetries: 0 } }), false),
   wireSubject('ollama provider (Ollama wire protocol on loopback, stories260K behind it)', 'ollama', createOllamaProvider({ retry: { maxRetries: 0 } }), true),
   {
+    name: 'onnx provider (a generated BERT-shaped embedding model)',
+    provider: createOnnxProvider(),
+    model: onnxModel,
+    others: [],
+    local: true,
+    longTokens: 0,
+    start: onnxStart,
+    embedOnly: true,
+  },
+  {
     name: 'fake provider, chat-only models that are not local',
     provider: new FakeProvider({ chat: { ...fakeConfig, capabilities: { generate: false, embed: false, jsonSchema: true } } }, { local: false, name: 'chat-api' }),
     model: { spec: { id: 'chat', source: 'chat' }, options: { threads: 1 } },
@@ -164,6 +192,10 @@ for (const subject of subjects) {
     let all: ModelHandle[];
 
     let stop: (() => Promise<void>) | undefined;
+    /** A request that runs long enough to be in flight during dispose(): the model's own promise. */
+    const work = (m: ModelHandle): Promise<Float32Array[] | GenerationResult> =>
+      subject.embedOnly ? m.embed(Array.from({ length: 64 }, (_, i) => `once upon a time there was a story number ${i}`)) : m.complete(request(m, { maxTokens: subject.longTokens }));
+    const size = (out: Float32Array[] | GenerationResult): number => (Array.isArray(out) ? out.length : out.text.length);
 
     beforeAll(async () => {
       stop = await subject.start?.();
@@ -196,7 +228,8 @@ for (const subject of subjects) {
         expect(m.activeRequests).toBe(0);
         expect(m.disposed).toBe(false);
       }
-      expect(model.capabilities.generate || model.capabilities.chat).toBe(true);
+      if (subject.embedOnly) expect(model.capabilities.embed && !model.capabilities.generate && !model.capabilities.chat).toBe(true);
+      else expect(model.capabilities.generate || model.capabilities.chat).toBe(true);
     });
 
     it('honours what it declares: a declared capability works, an undeclared one is INVALID_ARGUMENT', async () => {
@@ -225,11 +258,13 @@ for (const subject of subjects) {
     it('refuses bad requests synchronously', async () => {
       await expectCode(() => model.generate({ maxTokens: 4 }), 'INVALID_ARGUMENT');
       await expectCode(() => model.generate({ ...request(model), prompt: 'x', messages: [{ role: 'user', content: 'x' }] }), 'INVALID_ARGUMENT');
-      await expectCode(() => model.generate(request(model, { signal: AbortSignal.abort() })), 'ABORTED');
-      await expectCode(model.complete(request(model, { signal: AbortSignal.abort() })), 'ABORTED');
+      // A model that only embeds refuses generation for that first.
+      const aborted = subject.embedOnly ? 'INVALID_ARGUMENT' : 'ABORTED';
+      await expectCode(() => model.generate(request(model, { signal: AbortSignal.abort() })), aborted);
+      await expectCode(model.complete(request(model, { signal: AbortSignal.abort() })), aborted);
     });
 
-    it('generate() streams chunks that add up to the text complete() gives', async () => {
+    it.runIf(!subject.embedOnly)('generate() streams chunks that add up to the text complete() gives', async () => {
       const { chunks, result } = await collect(model.generate(request(model)));
       const streamed = result as { text: string; generatedTokens: number; finishReason: string };
       expect(chunks.join('')).toBe(streamed.text);
@@ -242,7 +277,7 @@ for (const subject of subjects) {
       expect(model.activeRequests).toBe(0);
     });
 
-    it('an abort through the signal ends the request with ABORTED and its partial result', async () => {
+    it.runIf(!subject.embedOnly)('an abort through the signal ends the request with ABORTED and its partial result', async () => {
       const controller = new AbortController();
       const stream = model.generate(request(model, { maxTokens: subject.longTokens, signal: controller.signal }));
       expect(model.activeRequests).toBe(1);
@@ -265,7 +300,7 @@ for (const subject of subjects) {
 
     it('dispose() waits for requests in flight, is idempotent, and every call after it is DISPOSED', async () => {
       const m = await load();
-      const pending = m.complete(request(m, { maxTokens: subject.longTokens }));
+      const pending = work(m);
       let settled = false;
       void pending.then(() => (settled = true));
       const first = m.dispose();
@@ -274,7 +309,7 @@ for (const subject of subjects) {
       await expectCode(() => m.generate(request(m)), 'DISPOSED');
       await Promise.all([first, second]);
       expect(settled).toBe(true);
-      expect((await pending).text.length).toBeGreaterThan(0);
+      expect(size(await pending)).toBeGreaterThan(0);
       expect(m.activeRequests).toBe(0);
       await m.dispose();
       await m[Symbol.asyncDispose]();
@@ -289,16 +324,17 @@ for (const subject of subjects) {
 
     it('dispose({ abort: true }) ends requests in flight with ABORTED', async () => {
       const m = await load();
-      const pending = m.complete(request(m, { maxTokens: subject.longTokens }));
-      await new Promise((resolve) => setTimeout(resolve, 1));
-      await m.dispose({ abort: true });
-      const outcome = await pending.then(
+      // Its outcome is taken at once: the abort may reject it while dispose() runs.
+      const pending = work(m).then(
         (result) => result,
         (error: ModelpoolError) => error,
       );
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      await m.dispose({ abort: true });
+      const outcome = await pending;
       // A request that finished before the abort reached it is not cut short.
-      if ('code' in outcome) expect(outcome.code).toBe('ABORTED');
-      else expect(outcome.finishReason).not.toBe('abort');
+      if (outcome instanceof Error) expect((outcome as ModelpoolError).code).toBe('ABORTED');
+      else if (!Array.isArray(outcome)) expect(outcome.finishReason).not.toBe('abort');
       expect(m.activeRequests).toBe(0);
     });
 
@@ -313,7 +349,8 @@ for (const subject of subjects) {
       expect(tokens.length).toBeGreaterThan(0);
       expect(tokens.every((t) => Number.isInteger(t))).toBe(true);
       expect(typeof model.detokenize(tokens)).toBe('string');
-      expect(model.applyChatTemplate([{ role: 'user', content: 'Hello there' }])).toContain('Hello there');
+      if (subject.embedOnly) expect(() => model.applyChatTemplate([{ role: 'user', content: 'Hello there' }])).toThrow();
+      else expect(model.applyChatTemplate([{ role: 'user', content: 'Hello there' }])).toContain('Hello there');
     });
 
     it.runIf(!subject.local)('has none of the local powers', () => {
