@@ -1,29 +1,23 @@
 #!/usr/bin/env node
 /**
- * modelpool CLI.
+ * modelpool CLI (commander; `modelpool --help`, `modelpool <command> --help`).
  *   modelpool demo [model.gguf] [prompt]   load a model, stream a completion, print stats and memory
  *   modelpool inspect <model.gguf>         GGUF metadata without loading tensors
  *   modelpool estimate <model.gguf> [ctx]  memory a load would take (llama.cpp dry run)
  *   modelpool devices                      CPU, RAM and GPU devices
+ *   modelpool serve [--host] [--port] [--model PATH[=NAME]]... [--registry FILE]
+ *   modelpool ps | load | unload | swap ...   act on a running server (--server, --key)
+ *   modelpool ls | add | rm | run ...         the local registry, and a completion in this process
  */
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { deviceInfo, estimateMemory, inspect, loadModel } from '../engine/index.js';
 import { isModelpoolError } from '../errors.js';
+import { defaultModel, packageRoot } from './defaults.js';
 
-const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function mib(bytes: number): string {
   return `${(bytes / 1048576).toFixed(2)} MiB`;
-}
-
-/** The embedded default: the shared tiny real model when present, else a generated one. */
-async function defaultModel(): Promise<string> {
-  const shared = resolve(packageRoot, '..', 'shared', 'models', 'stories260K.gguf');
-  if (existsSync(shared)) return shared;
-  const { cachedTestModel } = await import('../testing/model-generator.js');
-  return cachedTestModel({ type: 'F16' });
 }
 
 async function demo(path: string | undefined, prompt: string): Promise<void> {
@@ -51,27 +45,106 @@ async function demo(path: string | undefined, prompt: string): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const [command = 'demo', ...args] = argv;
-  switch (command) {
-    case 'demo':
-      return demo(args[0], args[1] ?? 'Once upon a time');
-    case 'inspect': {
-      const { metadata: _metadata, chatTemplate: _template, ...summary } = await inspect(args[0] ?? '');
+  const { Command, InvalidArgumentError } = await import('commander');
+  const integerOption = (name: string) => (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number`);
+    return n;
+  };
+  const program = new Command('modelpool')
+    .description('In-process model registry, pool and server over llama.cpp')
+    .version(JSON.parse(readFileSync(resolve(packageRoot, 'package.json'), 'utf8')).version as string)
+    .showHelpAfterError()
+    // Options after a subcommand are its own (add --version 2 is not the program's --version).
+    .enablePositionalOptions()
+    .exitOverride((error) => {
+      // Usage errors exit 2 (as most CLIs do); --help and --version exit 0.
+      process.exit(error.exitCode === 0 ? 0 : 2);
+    });
+  program
+    .command('demo', { isDefault: true })
+    .description('load a model, stream a completion, print speed and memory')
+    .argument('[model]', 'a GGUF file (default: the embedded model)')
+    .argument('[prompt]', 'the prompt', 'Once upon a time')
+    .action(async (model: string | undefined, prompt: string) => demo(model, prompt));
+  program
+    .command('inspect')
+    .description('GGUF metadata without loading tensors')
+    .argument('<model>', 'a GGUF file')
+    .action(async (model: string) => {
+      const { metadata: _metadata, chatTemplate: _template, ...summary } = await inspect(model);
       console.log(JSON.stringify(summary, null, 2));
-      return;
-    }
-    case 'estimate': {
-      const report = await estimateMemory(args[0] ?? '', args[1] ? { contextSize: Number(args[1]) } : {});
-      console.log(JSON.stringify(report, null, 2));
-      return;
-    }
-    case 'devices':
-      console.log(JSON.stringify(deviceInfo(), null, 2));
-      return;
-    default:
-      console.error(`unknown command ${command}; try demo, inspect, estimate or devices`);
-      process.exitCode = 2;
-  }
+    });
+  program
+    .command('estimate')
+    .description('the memory a load would take (a llama.cpp dry run)')
+    .argument('<model>', 'a GGUF file')
+    .argument('[context]', 'context size in tokens', integerOption('context'))
+    .action(async (model: string, context: number | undefined) => {
+      console.log(JSON.stringify(await estimateMemory(model, context === undefined ? {} : { contextSize: context }), null, 2));
+    });
+  program
+    .command('devices')
+    .description('CPU, RAM and GPU devices')
+    .action(() => console.log(JSON.stringify(deviceInfo(), null, 2)));
+  program
+    .command('serve')
+    .description("OpenAI- and Ollama-compatible server with /metrics and a dashboard, over the registry's models")
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port (0: a free one)', integerOption('--port'), 11435)
+    .option('--model <path[=name]>', 'register a GGUF or ONNX file (repeatable)', (value: string, all: string[]) => [...all, value], [] as string[])
+    .option('--registry <file>', 'SQLite registry file (default: in your data folder)')
+    .option('--context-size <tokens>', 'context size of each loaded model', integerOption('--context-size'), 2048)
+    .option('--json', 'print the address as JSON')
+    .action(async (options: { host: string; port: number; model: string[]; registry?: string; contextSize: number; json?: boolean }) => {
+      const { serve } = await import('./serve.js');
+      await serve(options);
+    });
+  const server = (command: InstanceType<typeof Command>) =>
+    command
+      .option('--server <url>', 'the modelpool server', process.env.MODELPOOL_SERVER ?? 'http://127.0.0.1:11435')
+      .option('--key <key>', 'an admin caller key (default: MODELPOOL_KEY)', process.env.MODELPOOL_KEY)
+      .option('--json', 'machine-readable output');
+  const commands = () => import('./commands.js');
+  server(program.command('ps').description('models loaded by a running server: memory, state, expiry')).action(async (o) => (await commands()).ps(o));
+  server(program.command('load').description('load a model in a running server').argument('<model>')).action(async (model: string, o) => (await commands()).poolAction(o, 'load', model));
+  server(program.command('unload').description('unload a model from a running server').argument('<model>')).action(async (model: string, o) => (await commands()).poolAction(o, 'unload', model));
+  server(program.command('swap').description("swap a running server's model to a registered version (zero downtime)").argument('<model>').argument('<version>')).action(async (model: string, version: string, o) =>
+    (await commands()).poolAction(o, 'swap', model, version),
+  );
+  program
+    .command('ls')
+    .description('models in the local registry')
+    .option('--registry <file>', 'SQLite registry file (default: in your data folder)')
+    .option('--json', 'machine-readable output')
+    .action(async (o) => (await commands()).ls(o));
+  program
+    .command('add')
+    .description('register a GGUF or ONNX file in the local registry (a new version when the name exists)')
+    .argument('<file>')
+    .option('--name <name>', 'model name (default: the file name)')
+    .option('--version <version>', 'version name')
+    .option('--task <task...>', 'tasks it does (default: completion chat; embedding for ONNX)')
+    .option('--registry <file>', 'SQLite registry file')
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, o) => (await commands()).add(file, o));
+  program
+    .command('rm')
+    .description('remove a model from the local registry')
+    .argument('<model>')
+    .option('--registry <file>', 'SQLite registry file')
+    .action(async (model: string, o) => (await commands()).rm(model, o));
+  program
+    .command('run')
+    .description('stream a completion to the terminal (a GGUF file or a registered model)')
+    .argument('<model>')
+    .argument('<prompt>')
+    .option('--max-tokens <n>', 'tokens to generate', integerOption('--max-tokens'), 256)
+    .option('--temperature <t>', 'sampling temperature', (v: string) => Number(v), 0.8)
+    .option('--registry <file>', 'SQLite registry file')
+    .option('--json', 'print the result as JSON instead of streaming')
+    .action(async (model: string, prompt: string, o) => (await commands()).run(model, prompt, o));
+  await program.parseAsync(argv, { from: 'user' });
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

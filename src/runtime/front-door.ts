@@ -450,6 +450,8 @@ export class FrontDoor {
       );
     } catch (error) {
       if (modelsFault(error)) this.#recorder.record(route, chosen, chosen.version, undefined, false, undefined, performance.now() - started, error);
+      // The caller's own errors (an abort, a full queue, a budget) teach the history nothing, but listeners see them.
+      else this.#recorder.notify(route, chosen, chosen.version, error);
       throw error;
     }
   }

@@ -121,6 +121,17 @@ export class Recorder {
     if (this.#pending.length === 1) setImmediate(this.#flush);
   }
 
+  /** A request that ended with the caller's own error: a 'request' event only (no cost, history or outcome). */
+  notify(route: Route, pick: Picked, version: string | undefined, error: unknown): void {
+    if (this.#listeners.request.size === 0) return;
+    this.#pending.push(() => {
+      const event: RequestEvent = { model: pick.model, version, task: route.task, success: false, error: errorSummary(error) };
+      if (route.tenant !== undefined) event.tenant = route.tenant;
+      this.#emit('request', event);
+    });
+    if (this.#pending.length === 1) setImmediate(this.#flush);
+  }
+
   /** Records the costs not yet in the ledger. */
   applyCosts(): void {
     if (this.#costs.length === 0) return;

@@ -24,6 +24,7 @@ import {
   type Body,
 } from './fields.js';
 import { completeGeneration, countTokens, randomId, startGeneration, toHttpError } from './generation.js';
+import { legacyLogprobs } from '../../server/openai.js';
 
 const FINGERPRINT = 'fp_modelpool';
 const ROLES = ['system', 'developer', 'user', 'assistant', 'tool'];
@@ -142,21 +143,6 @@ function chatLogprobs(tokens: TokenLogprob[] | undefined): Record<string, unknow
   };
 }
 
-/** Legacy completion log probabilities: parallel arrays, offsets counted from the prompt's start. */
-function completionLogprobs(tokens: TokenLogprob[] | undefined, top: number, offset: number): Record<string, unknown> | null {
-  if (tokens === undefined) return null;
-  const textOffset: number[] = [];
-  for (const t of tokens) {
-    textOffset.push(offset);
-    offset += t.text.length;
-  }
-  return {
-    tokens: tokens.map((t) => t.text),
-    token_logprobs: tokens.map((t) => t.logprob),
-    top_logprobs: top === 0 ? null : tokens.map((t) => Object.fromEntries((t.top ?? []).map((a) => [a.text, a.logprob]))),
-    text_offset: textOffset,
-  };
-}
 
 function chatRequest(body: Body): GenerateRequest {
   const raw = body.messages;
@@ -247,7 +233,7 @@ async function completions(exchange: WireExchange, context: WireContext): Promis
   const head = { id, object: 'text_completion', created, model: name, system_fingerprint: FINGERPRINT };
   if (!stream) {
     const result = await completeGeneration(exchange, model, request);
-    const choice = { text: result.text, index: 0, logprobs: completionLogprobs(result.logprobs, top ?? 0, prompt.length), finish_reason: finishReason(result) };
+    const choice = { text: result.text, index: 0, logprobs: legacyLogprobs(result.logprobs, top ?? 0, prompt.length), finish_reason: finishReason(result) };
     exchange.json(200, { ...head, choices: [choice], usage: usage(result) });
     return;
   }
@@ -257,7 +243,7 @@ async function completions(exchange: WireExchange, context: WireContext): Promis
   let offset = prompt.length;
   for await (const piece of generation.chunks()) {
     if (piece.text === '' && piece.logprobs === undefined) continue;
-    if (!exchange.send(chunk({ text: piece.text, logprobs: completionLogprobs(piece.logprobs, top ?? 0, offset) }))) return;
+    if (!exchange.send(chunk({ text: piece.text, logprobs: legacyLogprobs(piece.logprobs, top ?? 0, offset) }))) return;
     offset += piece.text.length;
   }
   const result = await generation.result.catch((e: unknown) => Promise.reject(toHttpError(e)));
