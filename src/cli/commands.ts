@@ -151,3 +151,92 @@ export async function run(model: string, prompt: string, options: { registry?: s
     await registry.close();
   }
 }
+
+/** A one-line progress bar on stderr (a terminal only), for runs that take a while. */
+export function progress(label: string, total: number): { tick(done: number): void; end(): void } {
+  const tty = process.stderr.isTTY === true;
+  const draw = (done: number) => {
+    if (!tty) return;
+    const width = 30;
+    const filled = total === 0 ? width : Math.round((width * done) / total);
+    process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`);
+  };
+  return { tick: draw, end: () => tty && process.stderr.write('\n') };
+}
+
+/** `modelpool discover`: registers the GGUF files Ollama, LM Studio, Hugging Face, node-llama-cpp (and folders given) hold. */
+export async function discover(options: { dir?: string[]; registry?: string; json?: boolean }): Promise<void> {
+  const registry = await openRegistry(options.registry);
+  try {
+    const report = await registry.discover(options.dir === undefined ? {} : { directories: options.dir.map((d) => resolve(d)) });
+    if (options.json === true) return void console.log(JSON.stringify({ registered: report.registered.map((r) => r.model.id), existing: report.existing.map((r) => r.model.id), skipped: report.skipped }));
+    console.log(`registered ${report.registered.length}, already known ${report.existing.length}, skipped ${report.skipped.length}`);
+    for (const r of report.registered) console.log(`  + ${r.model.id} (${'path' in r.version.source ? r.version.source.path : r.version.source.kind})`);
+    for (const s of report.skipped) console.log(`  - ${s.path}: ${s.reason}`);
+  } finally {
+    await registry.close();
+  }
+}
+
+/** `modelpool eval SUITE MODEL`: runs a task suite (JSONL) on a model, prints the scores and records them as its quality. */
+export async function evaluate(suitePath: string, model: string, options: { registry?: string; concurrency: number; json?: boolean }): Promise<void> {
+  const { loadSuite, runSuite, recordQuality } = await import('../eval/index.js');
+  const { FrontDoor } = await import('../runtime/index.js');
+  const suite = await loadSuite(suitePath);
+  const registry = await openRegistry(options.registry);
+  const door = new FrontDoor({ registry, specDefaults: { contextSize: 2048, parallel: options.concurrency } });
+  try {
+    const bar = progress(`eval ${model}`, suite.items.length);
+    let done = 0;
+    const report = await runSuite(
+      suite,
+      async (item, signal) => {
+        const input = item.messages !== undefined ? { messages: item.messages } : { prompt: item.prompt ?? '' };
+        return door.complete({ model, ...input, maxTokens: item.maxTokens ?? 128, temperature: 0, signal });
+      },
+      { concurrency: options.concurrency, onResult: () => bar.tick(++done) },
+    );
+    bar.end();
+    if (registry.has(model)) {
+      recordQuality(report, registry, { model });
+      await registry.flush();
+    }
+    if (options.json === true) return void console.log(JSON.stringify(report));
+    console.log(`${report.source}: ${suite.items.length} items on ${model}: mean score ${report.meanScore.toFixed(3)}, pass rate ${(100 * report.passRate).toFixed(1)}%, ${report.errors} errors, ${(report.totalMs / 1000).toFixed(1)} s`);
+    for (const [tag, s] of Object.entries(report.byTag)) console.log(`  ${tag}: mean ${s.meanScore.toFixed(3)} over ${s.items}`);
+  } finally {
+    await door.dispose();
+    await registry.close();
+  }
+}
+
+/** `modelpool bench MODEL`: requests of one prompt, one after another: latency percentiles and decode speed. */
+export async function bench(model: string, options: { registry?: string; requests: number; maxTokens: number; json?: boolean }): Promise<void> {
+  const { FrontDoor } = await import('../runtime/index.js');
+  const registry = existsSync(model) ? await ModelRegistry.open() : await openRegistry(options.registry);
+  const name = existsSync(model) ? basename(model, extname(model)) : model;
+  if (existsSync(model)) await registry.registerModel({ id: name, tasks: ['completion'], version: { version: '1', source: { kind: 'gguf', path: resolve(model) } } });
+  const door = new FrontDoor({ registry, specDefaults: { contextSize: 1024 } });
+  try {
+    await door.complete({ model: name, prompt: 'Once upon a time', maxTokens: 4 });
+    const bar = progress(`bench ${name}`, options.requests);
+    const wall: number[] = [];
+    const ttft: number[] = [];
+    const decode: number[] = [];
+    for (let i = 0; i < options.requests; i++) {
+      const r = await door.complete({ model: name, prompt: 'Once upon a time', maxTokens: options.maxTokens, temperature: 0 });
+      wall.push(r.cost.wallMs);
+      ttft.push(r.timeToFirstTokenMs);
+      decode.push(r.decodeTokensPerSecond);
+      bar.tick(i + 1);
+    }
+    bar.end();
+    const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
+    const result = { model: name, requests: options.requests, maxTokens: options.maxTokens, wallMs: { p50: q(wall, 0.5), p95: q(wall, 0.95), p99: q(wall, 0.99) }, ttftMs: { p50: q(ttft, 0.5) }, decodeTokensPerSecond: { p50: q(decode, 0.5) } };
+    if (options.json === true) return void console.log(JSON.stringify(result));
+    console.log(`${name}: ${options.requests} requests of ${options.maxTokens} tokens: wall p50 ${result.wallMs.p50.toFixed(1)} ms, p95 ${result.wallMs.p95.toFixed(1)}, p99 ${result.wallMs.p99.toFixed(1)}; first token p50 ${result.ttftMs.p50.toFixed(1)} ms; decode p50 ${result.decodeTokensPerSecond.p50.toFixed(0)} tokens/s`);
+  } finally {
+    await door.dispose();
+    await registry.close();
+  }
+}

@@ -62,7 +62,7 @@ async function main(argv: string[]): Promise<void> {
       process.exit(error.exitCode === 0 ? 0 : 2);
     });
   program
-    .command('demo', { isDefault: true })
+    .command('demo')
     .description('load a model, stream a completion, print speed and memory')
     .argument('[model]', 'a GGUF file (default: the embedded model)')
     .argument('[prompt]', 'the prompt', 'Once upon a time')
@@ -144,6 +144,44 @@ async function main(argv: string[]): Promise<void> {
     .option('--registry <file>', 'SQLite registry file')
     .option('--json', 'print the result as JSON instead of streaming')
     .action(async (model: string, prompt: string, o) => (await commands()).run(model, prompt, o));
+  program
+    .command('discover')
+    .description("register the GGUF files of Ollama, LM Studio, the Hugging Face cache and node-llama-cpp (and folders given)")
+    .option('--dir <folder...>', 'more folders to scan')
+    .option('--registry <file>', 'SQLite registry file')
+    .option('--json', 'machine-readable output')
+    .action(async (o) => (await commands()).discover(o));
+  program
+    .command('eval')
+    .description('run a task suite (JSONL) on a model; its score becomes the model\'s quality in the registry')
+    .argument('<suite>', 'a suite file (see docs/api.md, modelpool/eval)')
+    .argument('<model>', 'a registered model')
+    .option('--concurrency <n>', 'items at once', integerOption('--concurrency'), 1)
+    .option('--registry <file>', 'SQLite registry file')
+    .option('--json', 'print the report as JSON')
+    .action(async (suite: string, model: string, o) => (await commands()).evaluate(suite, model, o));
+  program
+    .command('judge')
+    .description('calibrate a model as a judge against a labelled set (JSONL): agreement, confusion, rank correlation')
+    .argument('<model>', 'a GGUF file')
+    .argument('<labels>', 'a labelled set (see docs/api.md, modelpool/judge)')
+    .option('--concurrency <n>', 'verdicts at once', integerOption('--concurrency'), 2)
+    .option('--json', 'print the report as JSON')
+    .action(async (model: string, labels: string, o: { concurrency: number; json?: boolean }) => {
+      const { spawnSync } = await import('node:child_process');
+      const args = [resolve(packageRoot, 'scripts', 'judge-calibrate.mjs'), '--model', model, '--labels', labels, '--concurrency', String(o.concurrency), ...(o.json === true ? ['--json'] : [])];
+      const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
+      process.exitCode = r.status ?? 1;
+    });
+  program
+    .command('bench')
+    .description('requests of one prompt, one after another: latency percentiles, first token, decode speed')
+    .argument('<model>', 'a GGUF file or a registered model')
+    .option('--requests <n>', 'requests', integerOption('--requests'), 20)
+    .option('--max-tokens <n>', 'tokens per request', integerOption('--max-tokens'), 64)
+    .option('--registry <file>', 'SQLite registry file')
+    .option('--json', 'machine-readable output')
+    .action(async (model: string, o) => (await commands()).bench(model, o));
   await program.parseAsync(argv, { from: 'user' });
 }
 
