@@ -27,7 +27,12 @@ async function demo(path: string | undefined, prompt: string): Promise<void> {
   const info = await inspect(modelPath);
   console.log(`model: ${modelPath}\n  ${info.architecture}, ${info.parameterCount} parameters, ${info.fileType}, context ${info.contextLength}`);
   const estimate = await estimateMemory(modelPath, { contextSize: 512 });
-  const model = await loadModel(modelPath, { contextSize: 512 });
+  const tty = process.stderr.isTTY === true;
+  const model = await loadModel(modelPath, {
+    contextSize: 512,
+    ...(tty ? { onProgress: (p: number) => process.stderr.write(`\rloading [${'#'.repeat(Math.round(p * 30)).padEnd(30, '.')}] ${(p * 100).toFixed(0)}%`) } : {}),
+  });
+  if (tty) process.stderr.write('\n');
   console.log(
     `  loaded in ${model.loadMs.toFixed(1)} ms, threads ${model.threads}; memory ${mib(model.memory.total)} ` +
       `(weights ${mib(model.memory.weights)}, KV ${mib(model.memory.kvCache)}, compute ${mib(model.memory.compute)}); estimate ${mib(estimate.total)}`,
@@ -69,11 +74,17 @@ async function main(argv: string[]): Promise<void> {
     .action(async (model: string | undefined, prompt: string) => demo(model, prompt));
   program
     .command('inspect')
-    .description('GGUF metadata without loading tensors')
+    .description('GGUF metadata without loading tensors, and the memory a load would take')
     .argument('<model>', 'a GGUF file')
-    .action(async (model: string) => {
+    .option('--context <tokens>', 'context size for the memory estimate', integerOption('--context'), 2048)
+    .option('--json', 'machine-readable output')
+    .action(async (model: string, o: { context: number; json?: boolean }) => {
       const { metadata: _metadata, chatTemplate: _template, ...summary } = await inspect(model);
-      console.log(JSON.stringify(summary, null, 2));
+      const contextSize = Math.min(o.context, summary.contextLength || o.context);
+      const estimate = await estimateMemory(model, { contextSize });
+      if (o.json === true) return void console.log(JSON.stringify({ ...summary, estimate: { contextSize, ...estimate } }, null, 2));
+      console.log(`${model}\n  ${summary.architecture}, ${summary.parameterCount} parameters, ${summary.fileType}, trained context ${summary.contextLength}`);
+      console.log(`  memory at context ${contextSize}: ${mib(estimate.total)} (weights ${mib(estimate.weights)}, KV cache ${mib(estimate.kvCache)}, compute ${mib(estimate.compute)})`);
     });
   program
     .command('estimate')

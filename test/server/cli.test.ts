@@ -67,5 +67,12 @@ describe('modelpool CLI', () => {
       expect(help.out, command).toContain(`Usage: modelpool ${command}`);
     }
     expect(cli('nonsense').code).toBe(2);
+    const inspect = cli('inspect', STORIES, '--context', '512', '--json');
+    expect(inspect.code).toBe(0);
+    expect(JSON.parse(inspect.out)).toMatchObject({ architecture: 'llama', estimate: { contextSize: 512 } });
+    expect((JSON.parse(inspect.out) as { estimate: { total: number } }).estimate.total).toBeGreaterThan(0);
+    const missing = cli('inspect', join(home, 'none.gguf'));
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain('MODEL_NOT_FOUND');
   });
 });
