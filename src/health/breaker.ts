@@ -159,12 +159,7 @@ export class CircuitBreaker {
    * listener that throws is reported as a process warning). Returns the function that removes it.
    */
   on(event: 'transition', listener: (transition: BreakerTransition) => void): () => void {
-    if (event !== 'transition') throw invalidArgument('event', "'transition'", event);
-    if (typeof listener !== 'function') throw invalidArgument('listener', 'a function', listener);
-    this.#listeners.add(listener);
-    return () => {
-      this.#listeners.delete(listener);
-    };
+    return subscribe(this.#listeners, event, listener);
   }
 
   #permit(id: number, trial: boolean): BreakerPermit {
@@ -305,4 +300,14 @@ export class CircuitBreaker {
 /** A reported latency: undefined, or a finite number ≥ 0 (INVALID_ARGUMENT naming `latencyMs`). */
 function checkLatency(latencyMs: unknown): number | undefined {
   return optionalNumber('latencyMs', latencyMs, 0, Number.MAX_SAFE_INTEGER);
+}
+
+/** Adds a 'transition' listener to `listeners` (checked); returns the function that removes it. */
+export function subscribe(listeners: Set<(transition: BreakerTransition) => void>, event: string, listener: (transition: BreakerTransition) => void): () => void {
+  if (event !== 'transition') throw invalidArgument('event', "'transition'", event);
+  if (typeof listener !== 'function') throw invalidArgument('listener', 'a function', listener);
+  listeners.add(listener);
+  return () => {
+    listeners.delete(listener);
+  };
 }

@@ -5,7 +5,7 @@
  */
 import { invalidArgument } from '../errors.js';
 import { integer, nonEmptyString, onlyKnownKeys, plainObject } from '../validate.js';
-import { CircuitBreaker } from './breaker.js';
+import { CircuitBreaker, subscribe } from './breaker.js';
 import { KeyedStore } from './keyed.js';
 import { functionOption, mergeBreakerOptions, readClock, resolveBreakerOptions } from './options.js';
 import type { BreakerOptions, BreakerSnapshot, BreakersOptions, BreakerTransition } from './types.js';
@@ -102,12 +102,7 @@ export class Breakers {
    * listener that throws is reported as a process warning). Returns the function that removes it.
    */
   on(event: 'transition', listener: (transition: BreakerTransition) => void): () => void {
-    if (event !== 'transition') throw invalidArgument('event', "'transition'", event);
-    if (typeof listener !== 'function') throw invalidArgument('listener', 'a function', listener);
-    this.#listeners.add(listener);
-    return () => {
-      this.#listeners.delete(listener);
-    };
+    return subscribe(this.#listeners, event, listener);
   }
 
   #setOverride(key: string, override: unknown, field: string): void {
