@@ -140,6 +140,9 @@ export async function run(model: string, prompt: string, options: { registry?: s
   const name = existsSync(model) ? basename(model, extname(model)) : model;
   if (existsSync(model) && !registry.has(name)) await registry.registerModel({ id: name, tasks: ['completion', 'chat'], version: { version: '1', source: { kind: 'gguf', path: resolve(model) } } });
   const door = new FrontDoor({ registry, specDefaults: { contextSize: 2048 } });
+  const bar = progress(`loading ${name}`, 100);
+  const stopProgress = door.pool.on('load-progress', (event) => bar.tick(Math.round(event.progress * 100)));
+  door.pool.on('ready', () => bar.end());
   try {
     const stream = door.generate({ model: name, prompt, maxTokens: options.maxTokens, temperature: options.temperature });
     if (options.json !== true) for await (const text of stream) process.stdout.write(text);
@@ -147,6 +150,7 @@ export async function run(model: string, prompt: string, options: { registry?: s
     if (options.json === true) console.log(JSON.stringify({ text: r.text, model: r.model, version: r.version, promptTokens: r.promptTokens, generatedTokens: r.generatedTokens, finishReason: r.finishReason, cost: r.cost }));
     else process.stderr.write(`\n\n${r.generatedTokens} tokens, ${r.decodeTokensPerSecond.toFixed(0)} tokens/s, first token ${r.timeToFirstTokenMs.toFixed(1)} ms\n`);
   } finally {
+    stopProgress();
     await door.dispose();
     await registry.close();
   }

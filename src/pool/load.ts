@@ -84,7 +84,15 @@ export async function loadInstance(
   state.emit({ type: 'load', modelId: entry.id, version: spec.version, estimatedBytes, contextSize: plan.options.contextSize, gpuLayers: plan.options.gpuLayers, threads });
   let model: ModelHandle;
   try {
-    const options = { ...plan.options, threads, ...(spec.mlock === undefined ? {} : { mlock: spec.mlock }), ...(spec.probe === undefined ? {} : { probe: spec.probe }) };
+    // A load's progress reaches listeners of 'load-progress' (a CLI's progress bar, the dashboard).
+    const onProgress = state.events.wants('load-progress') ? (progress: number) => state.emit({ type: 'load-progress', modelId: entry.id, version: spec.version, progress }) : undefined;
+    const options = {
+      ...plan.options,
+      threads,
+      ...(spec.mlock === undefined ? {} : { mlock: spec.mlock }),
+      ...(spec.probe === undefined ? {} : { probe: spec.probe }),
+      ...(onProgress === undefined ? {} : { onProgress }),
+    };
     model = await state.provider.load(spec, signal === undefined ? options : { ...options, signal });
   } catch (error) {
     state.reservations.delete(reservation);

@@ -234,6 +234,8 @@ export type PoolEvent =
   | { type: 'over-budget'; modelId: string; device: string; used: number; budget: number }
   | { type: 'memory-unconfirmed'; modelId: string; device: string; expected: number; observed: number }
   | { type: 'queue'; modelId: string; depth: number; total: number }
+  /** A load's progress in [0, 1], as the provider reports it (the llama provider: tensors read). */
+  | { type: 'load-progress'; modelId: string; version: string | undefined; progress: number }
   | { type: 'threads'; assignments: Record<string, number>; total: number }
   | { type: 'swap'; modelId: string; from: string | undefined; to: string | undefined; strategy: 'beside' | 'sequential' | 'cold'; pausedMs: number }
   | { type: 'rollback'; modelId: string; from: string | undefined; to: string | undefined; reason: 'load-failed' | 'health-check' | 'canary' | 'aborted'; error: ModelpoolError };

@@ -22,7 +22,7 @@ function sourceOf(body: Body): ModelSource {
   return object('source', body.source) as unknown as ModelSource;
 }
 
-const POOL_EVENTS = ['load', 'ready', 'load-failed', 'evict', 'unload', 'swap', 'rollback', 'context-shrunk', 'over-budget'] as const;
+const POOL_EVENTS = ['load', 'load-progress', 'ready', 'load-failed', 'evict', 'unload', 'swap', 'rollback', 'context-shrunk', 'over-budget'] as const;
 
 export function adminRoutes(app: FastifyInstance, door: FrontDoor): void {
   // Admin actions read the registry as stored now: another process (the CLI) may just have changed it.

@@ -55,7 +55,7 @@ describe('admin API', () => {
     for (let i = 0; i < 50 && !events.includes('unload'); i++) await new Promise((resolve) => setTimeout(resolve, 20));
     controller.abort();
     await reader;
-    expect(events).toEqual(expect.arrayContaining(['load', 'ready', 'unload']));
+    expect(events).toEqual(expect.arrayContaining(['load', 'load-progress', 'ready', 'unload']));
     expect((await call('DELETE', '/admin/models/stories')).body).toEqual({ removed: 'stories' });
   });
 
