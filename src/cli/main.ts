@@ -95,6 +95,35 @@ async function main(argv: string[]): Promise<void> {
       console.log(JSON.stringify(await estimateMemory(model, context === undefined ? {} : { contextSize: context }), null, 2));
     });
   program
+    .command('quantize')
+    .description('quantize a GGUF model (llama.cpp\'s quantizer, off the event loop)')
+    .argument('<input>', 'a GGUF file')
+    .argument('<output>', 'the file to write')
+    .argument('<type>', 'Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K, F16, BF16, IQ4_NL, ...')
+    .option('--threads <n>', 'threads', integerOption('--threads'))
+    .option('--json', 'machine-readable output')
+    .action(async (input: string, output: string, type: string, o: { threads?: number; json?: boolean }) => {
+      const { quantizeModel } = await import('../engine/index.js');
+      const { statSync } = await import('node:fs');
+      const started = performance.now();
+      const tty = process.stderr.isTTY === true && o.json !== true;
+      // llama.cpp's quantizer reports no progress: a spinner says it is working.
+      const frames = ['|', '/', '-', '\\'];
+      let frame = 0;
+      const spinner = tty ? setInterval(() => process.stderr.write(`\rquantizing ${frames[frame++ % 4]} ${((performance.now() - started) / 1000).toFixed(0)} s`), 250) : undefined;
+      try {
+        await quantizeModel(input, output, type as Parameters<typeof quantizeModel>[2], o.threads === undefined ? {} : { threads: o.threads });
+      } finally {
+        if (spinner !== undefined) {
+          clearInterval(spinner);
+          process.stderr.write('\n');
+        }
+      }
+      const result = { input, output, type, ms: performance.now() - started, inputBytes: statSync(input).size, outputBytes: statSync(output).size };
+      if (o.json === true) console.log(JSON.stringify(result));
+      else console.log(`${output}: ${type}, ${mib(result.outputBytes)} (from ${mib(result.inputBytes)}) in ${(result.ms / 1000).toFixed(1)} s`);
+    });
+  program
     .command('devices')
     .description('CPU, RAM and GPU devices')
     .action(() => console.log(JSON.stringify(deviceInfo(), null, 2)));

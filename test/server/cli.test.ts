@@ -61,7 +61,7 @@ describe('modelpool CLI', () => {
     const r = cli('judge', STORIES, join(repoRoot, 'test', 'fixtures', 'judge', 'labels.jsonl'), '--json');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toHaveProperty('agreement');
-    for (const command of ['serve', 'ps', 'load', 'unload', 'swap', 'ls', 'add', 'rm', 'run', 'discover', 'eval', 'judge', 'bench', 'inspect', 'estimate', 'devices', 'demo']) {
+    for (const command of ['quantize', 'serve', 'ps', 'load', 'unload', 'swap', 'ls', 'add', 'rm', 'run', 'discover', 'eval', 'judge', 'bench', 'inspect', 'estimate', 'devices', 'demo']) {
       const help = cli(command, '--help');
       expect(help.code, command).toBe(0);
       expect(help.out, command).toContain(`Usage: modelpool ${command}`);
@@ -71,6 +71,11 @@ describe('modelpool CLI', () => {
     expect(inspect.code).toBe(0);
     expect(JSON.parse(inspect.out)).toMatchObject({ architecture: 'llama', estimate: { contextSize: 512 } });
     expect((JSON.parse(inspect.out) as { estimate: { total: number } }).estimate.total).toBeGreaterThan(0);
+    const q8 = join(home, 'stories.Q8_0.gguf');
+    const quantized = cli('quantize', STORIES, q8, 'Q8_0', '--json');
+    expect(quantized.code).toBe(0);
+    expect((JSON.parse(quantized.out) as { outputBytes: number; inputBytes: number }).outputBytes).toBeLessThan((JSON.parse(quantized.out) as { inputBytes: number }).inputBytes);
+    expect(cli('quantize', STORIES, q8, 'Q9_9').code).toBe(1);
     const missing = cli('inspect', join(home, 'none.gguf'));
     expect(missing.code).toBe(1);
     expect(missing.err).toContain('MODEL_NOT_FOUND');
