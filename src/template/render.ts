@@ -6,7 +6,8 @@
  */
 import { ModelpoolError } from '../errors.js';
 import { type Scope, type Value, fn, parse, str, toValue, tokenize } from './runtime.js';
-import { PythonError, pyStr, strftime, splitArguments } from './python.js';
+import { PythonError, pyStr, splitArguments } from './python.js';
+import { strftime } from './python-strings.js';
 import { ChatInterpreter, addDefaultGlobals, newScope, type Node } from './interpreter.js';
 
 /** What a template raised: with `raise_exception(message)` or by failing (a Python exception in jinja2). */
