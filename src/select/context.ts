@@ -22,10 +22,29 @@ export function contextKey(task: string, promptTokens: number | undefined, tags:
   return `${task}|${bucket}|${sorted.join(',')}`;
 }
 
+/** The index of a prompt length's bucket: 0 up to 64 tokens, 1 up to 256, ...; -1 unknown. */
+function bucketIndex(promptTokens: number | undefined): number {
+  if (promptTokens === undefined) return -1;
+  let index = 0;
+  for (let limit = 64; limit < promptTokens; limit *= 4) index++;
+  return index;
+}
+
 /** Interns context keys as small integers (arms index their contexts by them). */
 export class ContextKeys {
   readonly #ids = new Map<string, number>();
   readonly #keys: string[] = [];
+  /** Ids of the keys without tags, per task and bucket index + 1 (what most requests have): no string is built for them. */
+  readonly #plain = new Map<string, number[]>();
+
+  /** The id of the context key of a task, prompt length and tags (contextKey), interned. */
+  of(task: string, promptTokens: number | undefined, tags: readonly string[] | undefined): number {
+    if (tags !== undefined && tags.length > 0) return this.id(contextKey(task, promptTokens, tags));
+    let ids = this.#plain.get(task);
+    if (ids === undefined) this.#plain.set(task, (ids = []));
+    const slot = bucketIndex(promptTokens) + 1;
+    return (ids[slot] ??= this.id(contextKey(task, promptTokens, undefined)));
+  }
 
   id(key: string): number {
     let id = this.#ids.get(key);

@@ -92,9 +92,48 @@ export interface CompiledRequest {
 
 const limit = (value: number | undefined): number => (value === undefined ? Number.NaN : value);
 
+/**
+ * A request with no constraints, objective or tags (what most are): the task's defaults and the prompt's
+ * length as the only limit, without the field-by-field reading of the general case.
+ */
+function unconstrained(task: string, promptTokens: number | undefined, objective: Required<Objective>): CompiledRequest {
+  const floor = promptTokens ?? 0;
+  return {
+    task,
+    promptTokens,
+    contextTags: undefined,
+    objective,
+    minQuality: Number.NaN,
+    maxP95LatencyMs: Number.NaN,
+    maxMemoryBytes: Number.NaN,
+    maxCostUsd: Number.NaN,
+    minContextLength: Number.NaN,
+    localOnly: false,
+    loadedOnly: false,
+    tags: undefined,
+    models: undefined,
+    modelList: undefined,
+    constrained: floor > 0,
+    objectChecks: false,
+    contextFloor: floor,
+    explicitContext: false,
+    hasMaxMemory: false,
+    hasMaxCost: false,
+    hasMaxLatency: false,
+    hasMinQuality: false,
+  };
+}
+
 export function compileRequest(value: unknown, base: Readonly<Required<Objective>>): CompiledRequest {
   const request = plainObject('request', value) as unknown as SelectRequest;
   const task = nonEmptyString('request.task', request.task);
+  if (request.constraints === undefined && request.objective === undefined) {
+    const context = request.context === undefined ? undefined : plainObject('request.context', request.context);
+    if (context?.tags === undefined) {
+      const promptTokens = context?.promptTokens === undefined ? undefined : integer('request.context.promptTokens', context.promptTokens, 0);
+      return unconstrained(task, promptTokens, base as Required<Objective>);
+    }
+  }
   const constraints = (request.constraints === undefined ? {} : plainObject('request.constraints', request.constraints)) as Record<string, unknown>;
   const context = (request.context === undefined ? {} : plainObject('request.context', request.context)) as Record<string, unknown>;
   const promptTokens = context.promptTokens === undefined ? undefined : integer('request.context.promptTokens', context.promptTokens, 0);

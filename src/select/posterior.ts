@@ -13,9 +13,22 @@
 import { PRIOR_LOG_SIGMA } from './prior.js';
 import { fillQualityTable } from './beta.js';
 
-/** Step, in log scale, of the grid the quality table's Beta parameters are rounded to (0.5%). */
-const TABLE_GRID = Math.log(1.005);
 import { TABLE_STEPS } from './quantiles.js';
+
+/**
+ * The step, in log scale, of the grid the quality table's Beta parameters are rounded to: 2% while the
+ * smaller shape is at most 6.25, then halved each time its square root doubles. Rounding each shape by
+ * up to e (half a step) moves the Beta's mean by at most about 2e·√(smaller shape) of its sd and its sd
+ * by about e, so the table's mean stays within 5% of an sd of the exact one and its spread within 2%
+ * (test/select/quantiles.test.ts) — where a fixed 0.5% grid refilled the table after nearly every
+ * outcome of a model with few failures, for no difference a draw could show.
+ */
+function gridStep(a: number, b: number): number {
+  const root = Math.sqrt(a < b ? a : b);
+  let step = 0.02;
+  for (let limit = 2.5; root > limit && step > 1e-5; limit *= 2) step /= 2;
+  return step;
+}
 
 /** z of the 95th percentile of a standard normal. */
 export const Z95 = 1.6448536269514722;
@@ -99,6 +112,7 @@ export class Posterior {
   /** The grid points (see TABLE_GRID) of the Beta parameters the table was filled for (NaN: never filled). */
   tableA = Number.NaN;
   tableB = Number.NaN;
+  tableStep = Number.NaN;
   /** Posterior mean of x = ln(1 + ms), its standard deviation, and one observation's. */
   mu = 0;
   muSd = 1;
@@ -118,18 +132,19 @@ export class Posterior {
     this.a = a > 0 ? a : 1;
     this.b = b > 0 ? b : 1;
     this.qualityMean = this.a / (this.a + this.b);
-    // The table holds the exact quantiles of Beta(â, b̂), â and b̂ being a and b rounded to a grid of
-    // steps of TABLE_GRID in log scale (within ±0.25%). Filling it (65 quantiles, about a microsecond)
-    // then happens when a count crosses a grid point: after every observation while a posterior holds
-    // fewer than a few hundred, every few beyond. The grid depends on the counts alone, so a selector
-    // restored from JSON draws exactly as the original.
+    // The table holds the exact quantiles of Beta(â, b̂), â and b̂ being a and b rounded to a grid in
+    // log scale (gridStep: within 5% of an sd). Filling it (65 quantiles, a few microseconds between two
+    // requests) then happens when a count crosses a grid point, not after every observation. The grid
+    // depends on the counts alone, so a selector restored from JSON draws exactly as the original.
     if (withDraws) {
-      const ga = Math.round(Math.log(this.a) / TABLE_GRID);
-      const gb = Math.round(Math.log(this.b) / TABLE_GRID);
-      if (ga !== this.tableA || gb !== this.tableB) {
-        fillQualityTable(Math.exp(ga * TABLE_GRID), Math.exp(gb * TABLE_GRID), this.table);
+      const step = gridStep(this.a, this.b);
+      const ga = Math.round(Math.log(this.a) / step);
+      const gb = Math.round(Math.log(this.b) / step);
+      if (ga !== this.tableA || gb !== this.tableB || step !== this.tableStep) {
+        fillQualityTable(Math.exp(ga * step), Math.exp(gb * step), this.table);
         this.tableA = ga;
         this.tableB = gb;
+        this.tableStep = step;
       }
     }
 

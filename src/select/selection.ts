@@ -84,6 +84,7 @@ export function explain(state: SelectionState, chosen?: { index: number; score: 
 export class SelectionResult implements Selection {
   readonly modelId: string;
   readonly version: string;
+  readonly index: number;
 
   constructor(
     readonly score: number,
@@ -97,6 +98,7 @@ export class SelectionResult implements Selection {
     const chosen = state.lane.view.prepared[chosenIndex]!.candidate;
     this.modelId = chosen.modelId;
     this.version = chosen.version;
+    this.index = chosenIndex;
   }
 
   /** Every candidate in the order given: its rejection, or its score, draws, means and figures. */

@@ -16,7 +16,7 @@ import { invalidArgument } from '../errors.js';
 import type { Arm } from './arm.js';
 import { ArmTable } from './arms.js';
 import { rejectionAt, unsatisfiable } from './constraints.js';
-import { ContextKeys, contextKey } from './context.js';
+import { ContextKeys } from './context.js';
 import { checkOutcome, compileRequest, resolveOptions, type ResolvedOptions } from './input.js';
 import { restoreSelector, selectorJson } from './persist.js';
 import type { Posterior } from './posterior.js';
@@ -76,13 +76,17 @@ export class Selector {
     const compiled = compileRequest(request, this.#options.objective);
     const view = this.#view(candidates);
     const task = compiled.task;
-    const key = contextKey(task, compiled.promptTokens, compiled.contextTags);
+    const contextId = this.#contexts.of(task, compiled.promptTokens, compiled.contextTags);
+    const key = this.#contexts.key(contextId);
     const contextual = this.#options.contextual;
-    const contextId = this.#contexts.id(key);
-    const resolve = contextual ? (arm: Arm): Posterior => arm.contextPosterior(contextId) : (arm: Arm): Posterior => arm.globalPosterior();
-    const arms = this.arms;
-    const lane = view.lane(contextual ? key : task, () => new Lane(view, task, arms, resolve));
-    lane.sync();
+    const laneKey = contextual ? key : task;
+    let lane = view.laneOf(laneKey);
+    if (lane === undefined) {
+      const resolve = contextual ? (arm: Arm): Posterior => arm.contextPosterior(contextId) : (arm: Arm): Posterior => arm.globalPosterior();
+      lane = view.addLane(laneKey, new Lane(view, task, this.arms, resolve));
+    } else {
+      lane.sync();
+    }
     const thompson = this.#options.thompson;
     const seed = thompson ? this.#random.int32() : 0;
     const constrained = compiled.constrained;
@@ -162,12 +166,19 @@ export class Selector {
    * INVALID_ARGUMENT for a bad outcome.
    */
   observe(outcome: SelectOutcome): void {
-    checkOutcome(outcome);
+    this.observeChecked(checkOutcome(outcome));
+  }
+
+  /**
+   * @internal observe() of an outcome already known to be valid (the front door's, built from what it
+   * measured: non-empty names, a finite latency ≥ 0, a quality and a cost from checked sources).
+   */
+  observeChecked(outcome: SelectOutcome): void {
     const arm = this.arms.forOutcome(outcome.modelId, outcome.version, outcome.task);
     const reward = outcome.success ? (outcome.quality ?? 1) : 0;
     const context = outcome.context;
     // Context posteriors are read only by a contextual selector.
-    const id = this.#options.contextual ? this.#contexts.id(contextKey(outcome.task, context?.promptTokens, context?.tags)) : undefined;
+    const id = this.#options.contextual ? this.#contexts.of(outcome.task, context?.promptTokens, context?.tags) : undefined;
     arm.observe(reward, Math.log1p(outcome.latencyMs), outcome.costUsd, id);
   }
 

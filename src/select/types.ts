@@ -146,6 +146,8 @@ export interface CandidateExplanation {
 export interface Selection {
   readonly modelId: string;
   readonly version: string;
+  /** Where the pick stands in the candidate list given to `select`. */
+  readonly index: number;
   /** Score of the pick (higher is better). */
   readonly score: number;
   /** True when the pick is not the candidate with the best posterior-mean score (an exploration). */

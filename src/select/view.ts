@@ -34,14 +34,15 @@ export class ListView {
     });
   }
 
-  /** The lane of `key`, built on first use. */
-  lane(key: string, build: () => Lane): Lane {
-    let lane = this.#lanes.get(key);
-    if (lane === undefined) {
-      if (this.#lanes.size >= MAX_LANES) this.#lanes.clear();
-      lane = build();
-      this.#lanes.set(key, lane);
-    }
+  /** The lane of `key`, if it was built. */
+  laneOf(key: string): Lane | undefined {
+    return this.#lanes.get(key);
+  }
+
+  /** Keeps a lane built for `key` (a fresh lane is up to date: it needs no sync). */
+  addLane(key: string, lane: Lane): Lane {
+    if (this.#lanes.size >= MAX_LANES) this.#lanes.clear();
+    this.#lanes.set(key, lane);
     return lane;
   }
 

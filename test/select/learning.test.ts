@@ -93,6 +93,27 @@ describe('Selector: contextual learning', () => {
     const selector = new Selector({ seed: 1 });
     expect(selector.select({ task: 'chat', context: { promptTokens: 300, tags: ['b', 'a', 'b'] } }, list).contextKey).toBe('chat|<=1024|a,b');
     expect(selector.select({ task: 'chat' }, list).contextKey).toBe('chat|*|');
+    expect(selector.select({ task: 'chat', context: { promptTokens: 64 } }, list).contextKey).toBe('chat|<=64|');
+    expect(selector.select({ task: 'chat', context: { promptTokens: 65 } }, list).contextKey).toBe('chat|<=256|');
+    expect(selector.select({ task: 'chat', context: { promptTokens: 300, tags: [] } }, list).contextKey).toBe('chat|<=1024|');
+    expect(selector.select({ task: 'chat', context: { promptTokens: 0, tags: ['x'] } }, list).contextKey).toBe('chat|<=64|x');
+  });
+
+  it('a request without constraints, objective or tags picks as the same request written out in full', () => {
+    const candidates = [candidate('a', { contextLength: 100 }), candidate('b', { contextLength: 4096 }), candidate('c')];
+    for (const promptTokens of [undefined, 0, 50, 500]) {
+      const plain = new Selector({ seed: 5 });
+      const full = new Selector({ seed: 5 });
+      for (let i = 0; i < 30; i++) {
+        const context = promptTokens === undefined ? undefined : { promptTokens };
+        const a = plain.select(context === undefined ? { task: 'chat' } : { task: 'chat', context }, candidates);
+        const b = full.select({ task: 'chat', context: { ...context, tags: [] }, constraints: {}, objective: {} }, candidates);
+        expect([a.modelId, a.index, a.score, a.explored]).toEqual([b.modelId, b.index, b.score, b.explored]);
+        expect(candidates[a.index]!.modelId).toBe(a.modelId);
+        expect(a.candidates()).toEqual(b.candidates());
+        for (const selector of [plain, full]) selector.observe({ modelId: a.modelId, version: '1', task: 'chat', context, success: i % 3 !== 0, latencyMs: 100 + i });
+      }
+    }
   });
 });
 

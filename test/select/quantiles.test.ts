@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { digamma, exactLogits, fillQualityTable, trigamma } from '../../src/select/beta.js';
 import { TABLE_STEPS, drawBits, normalDraw, normalQuantile, tableDraw } from '../../src/select/quantiles.js';
 import { Random } from '../../src/select/random.js';
+import { Data, Posterior } from '../../src/select/posterior.js';
 
 describe('select: draws', () => {
   it('computes digamma, trigamma and normal quantiles', () => {
@@ -93,5 +94,58 @@ describe('select: draws', () => {
     expect(c.int32()).toBe(a.int32());
     c.state = [0, 0, 0, 0];
     expect(new Set(Array.from({ length: 10 }, () => c.int32())).size).toBeGreaterThan(5);
+  });
+});
+
+describe('select: quality tables on a grid of the Beta shapes', () => {
+  const beta = (a: number, b: number) => ({ mean: a / (a + b), sd: Math.sqrt((a * b) / ((a + b) ** 2 * (a + b + 1))) });
+  const tableMoments = (table: Float64Array) => {
+    // The mean and sd of a draw: the table's interpolation integrated over uniform bits.
+    let m = 0;
+    let s = 0;
+    const n = 64 * 64;
+    for (let i = 0; i < n; i++) {
+      const q = tableDraw(table, 0, Math.floor(((i + 0.5) / n) * 65536));
+      m += q;
+      s += q * q;
+    }
+    return { mean: m / n, sd: Math.sqrt(Math.max(0, s / n - (m / n) ** 2)) };
+  };
+
+  it("a posterior's table is within 5% of an sd of the exact Beta's (mean) and 2% (spread), cold shapes to thousands", () => {
+    const exact = new Float64Array(TABLE_STEPS + 1);
+    for (const a of [0.02, 0.1, 0.5, 1, 3, 10, 30, 100, 500, 1400]) {
+      for (const b of [0.0123, 0.1, 0.7, 2, 9, 31, 120, 480, 1300]) {
+        const data = new Data();
+        data.wQ = a + b;
+        data.sR = a;
+        const posterior = new Posterior();
+        posterior.update({ quality: 0.5, qualityWeight: 0, logLatency: 0, variance: 1, latencyWeight: 1 }, data, true, true, true);
+        fillQualityTable(a, b, exact);
+        const { sd } = beta(a, b);
+        const gridded = tableMoments(posterior.table);
+        const reference = tableMoments(exact);
+        expect(Math.abs(gridded.mean - reference.mean) / sd, `mean of Beta(${a}, ${b})`).toBeLessThan(0.05);
+        expect(Math.abs(gridded.sd / reference.sd - 1), `sd of Beta(${a}, ${b})`).toBeLessThan(0.02);
+      }
+    }
+  });
+
+  it('is refilled when a shape crosses a grid point, not after every outcome of a model that rarely fails', () => {
+    const posterior = new Posterior();
+    const data = new Data();
+    const prior = { quality: 0.98, qualityWeight: 4, logLatency: 0, variance: 1, latencyWeight: 1 };
+    let fills = 0;
+    let last = posterior.table.slice();
+    for (let i = 0; i < 400; i++) {
+      data.add(1, 1);
+      posterior.update(prior, data, true, true, true);
+      if (i >= 200 && posterior.table.some((q, k) => q !== last[k])) fills++;
+      last = posterior.table.slice();
+    }
+    // From the 200th outcome on, a grows from ~200 to ~400 (ln 2 = 35 steps of 2%) and b stays 0.08:
+    // a fixed 0.5% grid would refill ~140 times of 200.
+    expect(fills).toBeGreaterThan(20);
+    expect(fills).toBeLessThan(50);
   });
 });
