@@ -41,6 +41,21 @@ interface BudgetState {
 
 type CostListener = (record: CostRecord) => void;
 
+const NUL = '\u0000';
+
+/**
+ * The id of a key's series: its fields joined by NUL (built once per record, so not JSON), or — when a
+ * field holds a NUL itself, which would make the joined form ambiguous — their JSON.
+ */
+function seriesId(key: CostKey): string {
+  const { model, version, task, tenant, provider } = key;
+  if (model.includes(NUL) || task.includes(NUL) || version?.includes(NUL) === true || tenant?.includes(NUL) === true || provider?.includes(NUL) === true) {
+    return JSON.stringify([model, version ?? null, task, tenant ?? null, provider ?? null]);
+  }
+  // A field left out is '' (fields are non-empty); the JSON form starts with '[', this one with NUL.
+  return NUL + model + NUL + (version ?? '') + NUL + task + NUL + (tenant ?? '') + NUL + (provider ?? '');
+}
+
 /**
  * Costs of requests over time, by (model, version, task, tenant, provider): windowed totals and token
  * or dollar budgets. Records are summed into time buckets (default one minute) kept for the retention
@@ -82,7 +97,7 @@ export class CostLedger {
     validateRequestCost(cost);
     const now = this.#time();
     // A record in the future would count in every window from now on.
-    this.#add(checkedKey, cost, at === undefined ? now : finiteNumber('at', at, 0, now));
+    this.#add(checkedKey, cost, at === undefined ? now : finiteNumber('at', at, 0, now), now);
   }
 
   /**
@@ -90,14 +105,16 @@ export class CostLedger {
    * priceUsage computes it): for a caller recording what it measured itself, once per request.
    */
   recordChecked(key: CostKey, cost: RequestCost): void {
-    this.#add(key, cost, this.#time());
+    const now = this.#time();
+    this.#add(key, cost, now, now);
   }
 
-  #add(checkedKey: CostKey, cost: RequestCost, time: number): void {
-    this.#prune();
+  /** Adds a record at `time`, the clock reading `now`. */
+  #add(checkedKey: CostKey, cost: RequestCost, time: number, now: number): void {
+    this.#pruneAt(now);
     const bucket = Math.floor(time / this.bucketMs);
     if (bucket >= this.#keptFrom) {
-      const id = JSON.stringify([checkedKey.model, checkedKey.version ?? null, checkedKey.task, checkedKey.tenant ?? null, checkedKey.provider ?? null]);
+      const id = seriesId(checkedKey);
       let series = this.#series.get(id);
       if (series === undefined) this.#series.set(id, (series = { key: { ...checkedKey }, buckets: new BucketSeries() }));
       series.buckets.add(bucket, cost);
@@ -220,7 +237,12 @@ export class CostLedger {
 
   /** Drops buckets past the retention, at most once per bucket of time. */
   #prune(): void {
-    const keepFrom = this.#windowStart(this.retentionMs);
+    this.#pruneAt(this.#time());
+  }
+
+  /** Drops the buckets older than the retention at `now`. */
+  #pruneAt(now: number): void {
+    const keepFrom = Math.floor((now - this.retentionMs) / this.bucketMs);
     if (keepFrom <= this.#keptFrom) return;
     this.#keptFrom = keepFrom;
     for (const [id, series] of this.#series) {

@@ -5,6 +5,8 @@
  */
 export class KeyedStore<V> {
   readonly #entries = new Map<string, { value: V; usedAt: number }>();
+  /** The key at the back of the map (used or added last), while it is there. */
+  #newest: string | undefined;
 
   constructor(
     readonly maxKeys: number,
@@ -25,19 +27,25 @@ export class KeyedStore<V> {
   use(key: string, now: number, create: () => V): V {
     const entry = this.#entries.get(key);
     if (entry !== undefined) {
-      // Re-inserting keeps the map in order of use, so idle keys sit at the front.
-      this.#entries.delete(key);
+      // Re-inserting keeps the map in order of use, so idle keys sit at the front (the key used last
+      // is at the back already: one model serving request after request costs no re-insertion).
+      if (key !== this.#newest) {
+        this.#entries.delete(key);
+        this.#entries.set(key, entry);
+        this.#newest = key;
+      }
       entry.usedAt = now;
-      this.#entries.set(key, entry);
       return entry.value;
     }
     this.#makeRoom(now);
     const value = create();
     this.#entries.set(key, { value, usedAt: now });
+    this.#newest = key;
     return value;
   }
 
   delete(key: string): boolean {
+    if (key === this.#newest) this.#newest = undefined;
     return this.#entries.delete(key);
   }
 

@@ -272,6 +272,22 @@ export class ModelRegistry extends EventEmitter<RegistryEvents> {
   }
 
   /**
+   * @internal recordSample() of a sample known to be valid — the front door's, of figures it measured
+   * (finite, ≥ 0, a task and tenant it checked) — timed now: the sample's fields are not checked again.
+   * Throws MODEL_NOT_FOUND / VERSION_NOT_FOUND when the version is gone.
+   */
+  recordMeasured(sample: PerformanceSample & { version: string }): void {
+    this.state.assertOpen();
+    const entry = this.state.byName.get(sample.model);
+    if (entry === undefined || !entry.resolved.has(sample.version)) {
+      // The general path names what is missing.
+      this.recordSample(sample);
+      return;
+    }
+    if (this.state.history.record(entry.model.id, sample.version, sample, this.state.now())) this.state.scheduleFlush();
+  }
+
+  /**
    * Aggregated history of a version for a task over a window (of one tenant's requests, or all
    * callers'), or undefined when there is none. Includes the prior inherited from the previous
    * version, marked as such.

@@ -2,7 +2,7 @@
  * The candidates of a selection: every serving version of every registered model that does the task,
  * with what the registry knows of it (memory, context, size, quantisation, its predecessor) and what
  * the performance history measured (quality, latency, cost), plus whether the pool has it loaded.
- * Building them reads the registry and its history, so lists are cached per task for `ttlMs` and
+ * Building them reads the registry and its history, so lists are cached per task (rebuilt in the background once older than `ttlMs`) and
  * dropped when the registry changes a model or the pool loads or unloads one.
  */
 import type { ModelPool } from '../pool/index.js';
@@ -53,7 +53,7 @@ export interface CandidateList {
 export interface CandidateSourceOptions {
   /** History window the candidates' figures come from. Default '24h'. */
   window?: PerformanceWindow;
-  /** How long a task's list is reused. Default 2000 ms. */
+  /** How long a task's list is reused before it is rebuilt in the background (0: every call reads the history). Default 2000 ms. */
   ttlMs?: number;
 }
 
@@ -66,6 +66,8 @@ export class CandidateSource {
   readonly #byKey = new Map<string, CandidateEntry>();
   #loaded = new Set<string>();
   readonly #off: Array<() => void> = [];
+  readonly #rebuilding = new Set<string>();
+  #closed = false;
 
   constructor(registry: ModelRegistry, pool: ModelPool, options: CandidateSourceOptions = {}) {
     this.#registry = registry;
@@ -85,10 +87,35 @@ export class CandidateSource {
     this.#cache.clear();
   }
 
-  /** Candidates for a task (cached). */
+  /**
+   * Candidates for a task (cached). A list older than the TTL is still returned, and rebuilt just after
+   * (the next turn of the event loop): a request never waits for the history to be read again. After a
+   * change of the registry or of what the pool holds, the next call builds the list first.
+   */
   forTask(task: string, now = performance.now()): CandidateList {
     const cached = this.#cache.get(task);
-    if (cached !== undefined && now - cached.at < this.#ttlMs) return cached;
+    if (cached === undefined || this.#ttlMs === 0) return this.#build(task, now);
+    if (now - cached.at >= this.#ttlMs) this.#rebuildSoon(task);
+    return cached;
+  }
+
+  #rebuildSoon(task: string): void {
+    if (this.#rebuilding.has(task)) return;
+    this.#rebuilding.add(task);
+    setImmediate(() => {
+      this.#rebuilding.delete(task);
+      // Invalidated meanwhile (the next call builds it) or closed: nothing to do.
+      if (this.#closed || !this.#cache.has(task)) return;
+      try {
+        this.#build(task, performance.now());
+      } catch {
+        // The registry closed: the next call reports it.
+        this.#cache.delete(task);
+      }
+    });
+  }
+
+  #build(task: string, now: number): CandidateList {
     this.#loaded = new Set(this.#pool.status().models.filter((m) => m.state === 'ready').map((m) => m.id));
     const entries = this.#registry.find({ task, versions: 'all' }).map((resolved) => this.#entry(resolved, task));
     const list: CandidateList = { at: now, entries, candidates: entries.map((entry) => entry.candidate) };
@@ -103,6 +130,7 @@ export class CandidateSource {
   }
 
   close(): void {
+    this.#closed = true;
     for (const off of this.#off.splice(0)) off();
   }
 

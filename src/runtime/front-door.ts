@@ -130,7 +130,9 @@ export class FrontDoor {
   readonly #candidates: CandidateSource;
   readonly #meters = new WeakMap<ModelHandle, MemoryMeter>();
   readonly #stopMirror: (() => void) & { flush(): Promise<void> };
-  readonly #running = new Set<Promise<unknown>>();
+  /** Requests admitted and not yet ended, and what dispose() waits on when some are. */
+  #inFlight = 0;
+  #drained: (() => void) | undefined;
   readonly #recorder: Recorder;
   #disposed = false;
 
@@ -189,7 +191,7 @@ export class FrontDoor {
     const route = routeOf(request, defaultTask(request));
     this.#checkOpen();
     // No stream to feed: the model's own complete() (route.request keeps the caller's signal).
-    return this.#track(this.#run(entered, route, route.signal, async (lease) => ({ result: await lease.model.complete(route.request) })));
+    return this.#run(entered, route, route.signal, (lease) => lease.model.complete(route.request));
   }
 
   /** Streams a request's text; `result` carries the model's result with model, version, cost and selection. */
@@ -203,21 +205,19 @@ export class FrontDoor {
     const signal = route.signal === undefined ? controller.signal : AbortSignal.any([route.signal, controller.signal]);
     // Once a chunk has reached the reader, a failure ends the stream (with the partial output) rather than failing over.
     let emitted = false;
-    const result = this.#track(
-      this.#run(
-        entered,
-        route,
-        signal,
-        async (lease) => {
-          const stream = lease.model.generate({ ...route.request, signal });
-          for await (const chunk of stream.chunks()) {
-            emitted = true;
-            channel.push(chunk);
-          }
-          return { result: await stream.result };
-        },
-        () => emitted,
-      ),
+    const result = this.#run(
+      entered,
+      route,
+      signal,
+      async (lease) => {
+        const stream = lease.model.generate({ ...route.request, signal });
+        for await (const chunk of stream.chunks()) {
+          emitted = true;
+          channel.push(chunk);
+        }
+        return stream.result;
+      },
+      () => emitted,
     );
     void result.then(
       () => channel.end(),
@@ -241,9 +241,7 @@ export class FrontDoor {
     }
     this.#checkOpen();
     const signal = route.signal;
-    return this.#track(
-      this.#run(entered, route, signal, async (lease) => ({ embeddings: await lease.model.embed(texts) })),
-    ) as unknown as Promise<EmbedResult>;
+    return this.#run(entered, route, signal, (lease) => lease.model.embed(texts)) as unknown as Promise<EmbedResult>;
   }
 
   /**
@@ -277,7 +275,7 @@ export class FrontDoor {
   async dispose(options: { abort?: boolean } = {}): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
-    if (!options.abort) await Promise.allSettled([...this.#running]);
+    if (!options.abort && this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
     await this.settled();
     await this.#watcher.close();
     this.#candidates.close();
@@ -301,11 +299,12 @@ export class FrontDoor {
     if (this.#disposed) throw new ModelpoolError('DISPOSED', 'The front door is disposed');
   }
 
-  #track<T>(promise: Promise<T>): Promise<T> {
-    this.#running.add(promise);
-    const done = () => this.#running.delete(promise);
-    promise.then(done, done);
-    return promise;
+  /** A request ended (after its admission was released). */
+  #ended(): void {
+    if (--this.#inFlight === 0 && this.#drained !== undefined) {
+      this.#drained();
+      this.#drained = undefined;
+    }
   }
 
   /**
@@ -317,12 +316,18 @@ export class FrontDoor {
     started: number,
     route: Route,
     signal: AbortSignal | undefined,
-    work: (lease: Lease) => Promise<{ result?: GenerationResult; embeddings?: Float32Array[] }>,
+    work: (lease: Lease) => Promise<GenerationResult | Float32Array[]>,
     emitted?: () => boolean,
   ): Promise<FrontDoorResult> {
     const admitting = performance.now();
-    const entering = this.admission.enter(signal);
-    if (entering !== undefined) await entering;
+    this.#inFlight++;
+    try {
+      const entering = this.admission.enter(signal);
+      if (entering !== undefined) await entering;
+    } catch (error) {
+      this.#ended();
+      throw error;
+    }
     const admittedAt = performance.now();
     let limited: { request: RateRequest; tokens: number } | undefined;
     try {
@@ -373,6 +378,7 @@ export class FrontDoor {
       // A request that failed used no tokens of its limits (it still counts as a request).
       if (limited !== undefined) this.rateLimiter!.settle(limited.request, limited.tokens, 0);
       this.admission.release();
+      this.#ended();
     }
   }
 
@@ -393,7 +399,7 @@ export class FrontDoor {
     route: Route,
     chosen: Pick,
     signal: AbortSignal | undefined,
-    work: (lease: Lease) => Promise<{ result?: GenerationResult; embeddings?: Float32Array[] }>,
+    work: (lease: Lease) => Promise<GenerationResult | Float32Array[]>,
   ): Promise<FrontDoorResult> {
     try {
       const checking = performance.now();
@@ -412,7 +418,7 @@ export class FrontDoor {
           const meter = this.#meterOf(lease.model);
           const ticket = meter?.begin();
           let memoryGbSeconds = 0;
-          let out: Awaited<ReturnType<typeof work>>;
+          let out: GenerationResult | Float32Array[];
           const working = performance.now();
           let worked = working;
           try {
@@ -423,7 +429,8 @@ export class FrontDoor {
           }
           // What really ran: the pool may still hold an earlier default version under the model id.
           const version = lease.version ?? chosen.version;
-          const r = out.result;
+          const embeddings = Array.isArray(out) ? out : undefined;
+          const r = embeddings === undefined ? (out as GenerationResult) : undefined;
           const endedAt = performance.now();
           // Figures measured here (finite, ≥ 0): priced without being checked again.
           const usage = {
@@ -442,7 +449,7 @@ export class FrontDoor {
           this.#recorder.record(route, chosen, version, cost, true, r);
           const overheadMs = before + (working - grantedAt) + (performance.now() - worked);
           const routed: Routed = { model: chosen.model, version, cost, selection: chosen.selection, overheadMs };
-          if (out.embeddings !== undefined) return { embeddings: out.embeddings, ...routed } as unknown as FrontDoorResult;
+          if (embeddings !== undefined) return { embeddings, ...routed } as unknown as FrontDoorResult;
           // The model's result object is this request's own: extended in place rather than copied.
           return Object.assign(r!, routed);
         },

@@ -7,7 +7,7 @@ import { ModelpoolError } from '../errors.js';
 import type { ModelRegistry } from '../registry/index.js';
 import type { ResolvedModel } from '../registry/types.js';
 import type { CandidateExplanation, Selector } from '../select/index.js';
-import { poolId, type CandidateSource } from './candidates.js';
+import { poolId, type CandidateEntry, type CandidateSource } from './candidates.js';
 import type { Route } from './route.js';
 
 /** How the model was chosen. */
@@ -38,12 +38,17 @@ export interface Pick {
   remoteModel?: string;
 }
 
-/** The provider of a registered version, and a remote model's own name. */
-function servedBy(resolved: ResolvedModel | undefined): { provider: string; remoteModel?: string } {
+/** Sets the provider of a registered version, and a remote model's own name, on `pick`. */
+function servedBy(pick: Pick, resolved: ResolvedModel | undefined): Pick {
   const source = resolved?.version.source;
-  if (source === undefined || source.kind === 'gguf') return { provider: 'local' };
-  if (source.kind === 'onnx') return { provider: 'onnx' };
-  return { provider: source.kind, remoteModel: source.model };
+  if (source === undefined || source.kind === 'gguf') return pick;
+  if (source.kind === 'onnx') {
+    pick.provider = 'onnx';
+    return pick;
+  }
+  pick.provider = source.kind;
+  pick.remoteModel = source.model;
+  return pick;
 }
 
 export class Picker {
@@ -64,24 +69,27 @@ export class Picker {
         if (route.version !== undefined) throw new ModelpoolError('MODEL_NOT_FOUND', `No registered model "${route.model}"`, { field: 'request.model', value: route.model });
         return { poolId: route.model, model: route.model, version: undefined, registered: false, provider: 'local', selection: { mode: 'named', task: route.task, candidates: NAMED_EXPLANATION } };
       }
-      return {
+      // Built field by field (no spreads): this runs once per request.
+      const pick: Pick = {
         poolId: poolId(resolved.model, resolved.version.version),
         model: resolved.model.id,
         version: resolved.version.version,
         registered: true,
-        ...servedBy(resolved),
+        provider: 'local',
         selection: { mode: 'named', task: route.task, candidates: NAMED_EXPLANATION },
       };
+      return servedBy(pick, resolved);
     }
     const list = this.#candidates.forTask(route.task);
     const selection = this.#selector.select({ task: route.task, constraints: route.constraints, objective: route.objective, context: route.context }, list.candidates);
-    const entry = this.#candidates.entry(selection.modelId, selection.version);
-    return {
+    // The list's entries and candidates stand in the same order.
+    const entry: CandidateEntry | undefined = list.entries[selection.index];
+    const pick: Pick = {
       poolId: entry?.poolId ?? selection.modelId,
       model: selection.modelId,
       version: selection.version,
       registered: entry !== undefined,
-      ...servedBy(entry?.resolved),
+      provider: 'local',
       selection: {
         mode: 'selected',
         task: route.task,
@@ -91,6 +99,7 @@ export class Picker {
         candidates: () => selection.candidates(),
       },
     };
+    return servedBy(pick, entry?.resolved);
   }
 
   /** The models to fall back to after `first`: a named model's chain, or a selection's next-best candidates. */
@@ -114,14 +123,15 @@ export class Picker {
       .slice(0, selectedFallbacks);
     for (const c of ranked) {
       const entry = this.#candidates.entry(c.modelId, c.version);
-      add({
+      const pick: Pick = {
         poolId: entry?.poolId ?? c.modelId,
         model: c.modelId,
         version: c.version,
         registered: entry !== undefined,
-        ...servedBy(entry?.resolved),
+        provider: 'local',
         selection: { ...first.selection, explored: false, score: c.score!, candidates: first.selection.candidates },
-      });
+      };
+      add(servedBy(pick, entry?.resolved));
     }
     return out;
   }

@@ -69,16 +69,31 @@ interface ActiveJudging {
   tasks: Set<string> | undefined;
 }
 
+/** A finished request waiting for its bookkeeping: one object per request, no closures. */
+interface Finished {
+  route: Route;
+  pick: Picked;
+  version: string | undefined;
+  /** Undefined for a failure and for a caller's own error (`notifyOnly`). */
+  cost: RequestCost | undefined;
+  success: boolean;
+  r: GenerationResult | undefined;
+  totalMs: number;
+  error: unknown;
+  /** The caller's own error: a 'request' event only. */
+  notifyOnly: boolean;
+}
+
 export class Recorder {
   readonly #registry: ModelRegistry;
   readonly #selector: Selector;
   readonly #ledger: CostLedger;
   readonly judging: ActiveJudging | undefined;
   readonly #background = new Set<Promise<unknown>>();
-  /** Finished requests whose event, judging and learning run at the next flush. */
-  readonly #pending: Array<() => void> = [];
-  /** Costs of finished requests not yet in the ledger. */
-  readonly #costs: Array<{ key: CostKey; cost: RequestCost }> = [];
+  /** Finished requests whose cost, event, judging and learning run at the next flush. */
+  readonly #pending: Finished[] = [];
+  /** How many of #pending already have their cost in the ledger (applyCosts before a flush). */
+  #costed = 0;
   /** settled() calls waiting for the next flush. */
   readonly #flushed: Array<() => void> = [];
   readonly #listeners = { request: new Set<(event: RequestEvent) => void>(), judged: new Set<(event: JudgedEvent) => void>() };
@@ -111,31 +126,31 @@ export class Recorder {
    * `settled()` waits for it; `applyCosts()` brings the ledger up to date at once (before a budget check).
    */
   record(route: Route, pick: Picked, version: string | undefined, cost: RequestCost | undefined, success: boolean, r: GenerationResult | undefined, wallMs?: number, error?: unknown): void {
-    if (cost !== undefined) {
-      const key: CostKey = { model: pick.model, task: route.task, provider: pick.provider };
-      if (version !== undefined) key.version = version;
-      if (route.tenant !== undefined) key.tenant = route.tenant;
-      this.#costs.push({ key, cost });
-    }
-    this.#pending.push(() => this.#finish(route, pick, version, cost, success, r, cost?.wallMs ?? wallMs ?? 0, error));
-    if (this.#pending.length === 1) setImmediate(this.#flush);
+    this.#push({ route, pick, version, cost, success, r, totalMs: cost?.wallMs ?? wallMs ?? 0, error, notifyOnly: false });
   }
 
   /** A request that ended with the caller's own error: a 'request' event only (no cost, history or outcome). */
   notify(route: Route, pick: Picked, version: string | undefined, error: unknown): void {
     if (this.#listeners.request.size === 0) return;
-    this.#pending.push(() => {
-      const event: RequestEvent = { model: pick.model, version, task: route.task, success: false, error: errorSummary(error) };
-      if (route.tenant !== undefined) event.tenant = route.tenant;
-      this.#emit('request', event);
-    });
-    if (this.#pending.length === 1) setImmediate(this.#flush);
+    this.#push({ route, pick, version, cost: undefined, success: false, r: undefined, totalMs: 0, error, notifyOnly: true });
   }
 
   /** Records the costs not yet in the ledger. */
   applyCosts(): void {
-    if (this.#costs.length === 0) return;
-    for (const { key, cost } of this.#costs.splice(0)) this.#ledger.recordChecked(key, cost);
+    const pending = this.#pending;
+    for (; this.#costed < pending.length; this.#costed++) {
+      const { route, pick, version, cost } = pending[this.#costed]!;
+      if (cost === undefined) continue;
+      const key: CostKey = { model: pick.model, task: route.task, provider: pick.provider };
+      if (version !== undefined) key.version = version;
+      if (route.tenant !== undefined) key.tenant = route.tenant;
+      this.#ledger.recordChecked(key, cost);
+    }
+  }
+
+  #push(finished: Finished): void {
+    this.#pending.push(finished);
+    if (this.#pending.length === 1) setImmediate(this.#flush);
   }
 
   readonly #flush = (): void => {
@@ -144,15 +159,24 @@ export class Recorder {
     } catch (error) {
       process.emitWarning(`modelpool: recording a front-door cost failed: ${String(error)}`);
     }
-    for (const finish of this.#pending.splice(0)) {
+    const finished = this.#pending.splice(0);
+    this.#costed = 0;
+    for (const f of finished) {
       try {
-        finish();
+        if (f.notifyOnly) this.#notified(f);
+        else this.#finish(f.route, f.pick, f.version, f.cost, f.success, f.r, f.totalMs, f.error);
       } catch (error) {
         process.emitWarning(`modelpool: recording a front-door request failed: ${String(error)}`);
       }
     }
     for (const resolve of this.#flushed.splice(0)) resolve();
   };
+
+  #notified({ route, pick, version, error }: Finished): void {
+    const event: RequestEvent = { model: pick.model, version, task: route.task, success: false, error: errorSummary(error) };
+    if (route.tenant !== undefined) event.tenant = route.tenant;
+    this.#emit('request', event);
+  }
 
   #finish(route: Route, pick: Picked, version: string | undefined, cost: RequestCost | undefined, success: boolean, r: GenerationResult | undefined, totalMs: number, error?: unknown): void {
     if (this.#listeners.request.size > 0) {
@@ -189,7 +213,7 @@ export class Recorder {
     if (pick.registered) {
       try {
         // Fields assigned one by one (not spread): this runs once per request.
-        const sample: PerformanceSample = { model: pick.model, version, task: route.task, totalMs, success };
+        const sample: PerformanceSample & { version: string } = { model: pick.model, version, task: route.task, totalMs, success };
         if (route.tenant !== undefined) sample.tenant = route.tenant;
         if (quality !== undefined) sample.quality = quality;
         if (r !== undefined) {
@@ -204,7 +228,10 @@ export class Recorder {
           sample.memoryGbSeconds = cost.memoryGbSeconds;
           sample.costUsd = cost.usd;
         }
-        this.#registry.recordSample(sample);
+        // The engine's own figures are taken as measured; a verdict's score (from a judge, perhaps the
+        // user's own) and a provider's token counts are checked like any caller's sample.
+        if (quality === undefined && pick.provider === 'local') this.#registry.recordMeasured(sample);
+        else this.#registry.recordSample(sample);
       } catch (error) {
         // A version removed meanwhile: its history goes with it.
         if (!isModelpoolError(error, 'MODEL_NOT_FOUND') && !isModelpoolError(error, 'VERSION_NOT_FOUND')) throw error;
@@ -213,7 +240,8 @@ export class Recorder {
     const outcome: SelectOutcome = { modelId: pick.model, version, task: route.task, context: route.context, success, latencyMs: totalMs };
     if (quality !== undefined) outcome.quality = quality;
     if (cost !== undefined) outcome.costUsd = cost.usd;
-    this.#selector.observe(outcome);
+    if (quality === undefined) this.#selector.observeChecked(outcome);
+    else this.#selector.observe(outcome);
   }
 
   #emit<K extends 'request' | 'judged'>(type: K, event: K extends 'request' ? RequestEvent : JudgedEvent): void {

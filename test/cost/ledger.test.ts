@@ -52,6 +52,19 @@ describe('CostLedger totals', () => {
     });
   });
 
+  it('keeps keys apart whose fields would join alike (a NUL inside a field), and keys with a field left out', () => {
+    const { ledger } = setup();
+    ledger.record({ model: 'a\u0000b', task: 't' }, cost(1, 0));
+    ledger.record({ model: 'a', version: 'b', task: 't' }, cost(10, 0));
+    ledger.record({ model: 'a', task: 'b\u0000t' }, cost(100, 0));
+    ledger.recordChecked({ model: 'a', version: 'b', task: 't', tenant: 'x' }, cost(1000, 0));
+    expect(ledger.totals({ model: 'a\u0000b' }).promptTokens).toBe(1);
+    expect(ledger.totals({ model: 'a', version: 'b' }).promptTokens).toBe(1010);
+    expect(ledger.totals({ model: 'a', task: 'b\u0000t' }).promptTokens).toBe(100);
+    expect(ledger.totals({ tenant: 'x' }).promptTokens).toBe(1000);
+    expect(ledger.totals().requests).toBe(4);
+  });
+
   it('counts a sliding window in whole buckets', () => {
     const { ledger, advance, now } = setup();
     const start = now();

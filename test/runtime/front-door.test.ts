@@ -9,6 +9,7 @@ import { isModelpoolError, ModelpoolError } from '../../src/errors.js';
 import { ModelRegistry } from '../../src/registry/index.js';
 import { FrontDoor, promptLength, type FrontDoorOptions, type JudgedEvent, type RequestEvent } from '../../src/runtime/index.js';
 import { CostLedger } from '../../src/cost/index.js';
+import { CandidateSource } from '../../src/runtime/candidates.js';
 import { Selector } from '../../src/select/index.js';
 import type { Judging } from '../../src/judge/index.js';
 import { cachedBertTestModel } from '../../src/testing/index.js';
@@ -197,6 +198,37 @@ describe('FrontDoor: selection', () => {
     // The other versions have no measured memory: their registered size (the GGUF's) passes 6 MB too.
     expect(explained.map((c) => `${c.modelId}@${c.version}`).sort()).toEqual(['story-a@1', 'story-a@2', 'story-b@1']);
     expect(() => door.select({ task: 'completion', constraints: { maxMemoryBytes: 1 } })).toThrow(expect.objectContaining({ code: 'UNSATISFIABLE' }));
+  });
+
+  it('candidate lists: reused within the TTL, rebuilt in the background after it, at once after a change', async () => {
+    const { registry, door } = await open();
+    const source = new CandidateSource(registry, door.pool, { ttlMs: 1000 });
+    const t0 = performance.now();
+    const first = source.forTask('completion', t0);
+    expect(first.entries.map((e) => e.poolId).sort()).toEqual(['story-a', 'story-b']);
+    expect(first.candidates.every((c) => c.stats === undefined)).toBe(true);
+    for (let i = 0; i < 3; i++) registry.recordSample({ model: 'story-a', task: 'completion', totalMs: 30, success: true });
+    expect(source.forTask('completion', t0 + 500)).toBe(first);
+    // Stale: the request gets the old list without waiting; the next turn of the loop rebuilds it.
+    expect(source.forTask('completion', t0 + 1500)).toBe(first);
+    expect(source.forTask('completion', t0 + 1500)).toBe(first);
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = source.forTask('completion');
+    expect(second).not.toBe(first);
+    expect(second.candidates.find((c) => c.modelId === 'story-a')!.stats?.samples).toBe(3);
+    // A registry change drops the lists: the next call builds one first.
+    await registry.registerVersion('story-b', { version: '2', source: { kind: 'gguf', path: STORIES } });
+    expect(source.forTask('completion').entries).toHaveLength(3);
+    // Closed: a stale list is no longer rebuilt.
+    const third = source.forTask('completion');
+    source.close();
+    expect(source.forTask('completion', performance.now() + 5000)).toBe(third);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(source.forTask('completion', performance.now() + 5000)).toBe(third);
+    // ttlMs 0: every call reads the history.
+    const always = new CandidateSource(registry, door.pool, { ttlMs: 0 });
+    expect(always.forTask('completion')).not.toBe(always.forTask('completion'));
+    always.close();
   });
 
   it('select() answers without running anything', async () => {
