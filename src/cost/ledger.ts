@@ -43,6 +43,11 @@ type CostListener = (record: CostRecord) => void;
 
 const NUL = '\u0000';
 
+/** Whether two keys name the same series. */
+function sameKey(a: CostKey, b: CostKey): boolean {
+  return a.model === b.model && a.task === b.task && a.version === b.version && a.tenant === b.tenant && a.provider === b.provider;
+}
+
 /**
  * The id of a key's series: its fields joined by NUL (built once per record, so not JSON), or — when a
  * field holds a NUL itself, which would make the joined form ambiguous — their JSON.
@@ -69,6 +74,8 @@ export class CostLedger {
   readonly #series = new Map<string, Series>();
   readonly #budgets = new Map<string, BudgetState>();
   readonly #listeners = new Set<CostListener>();
+  /** The series recorded into last (forgotten when series are pruned). */
+  #last: Series | undefined;
   /** Buckets below this index are gone. */
   #keptFrom = -Infinity;
 
@@ -114,12 +121,19 @@ export class CostLedger {
     this.#pruneAt(now);
     const bucket = Math.floor(time / this.bucketMs);
     if (bucket >= this.#keptFrom) {
-      const id = seriesId(checkedKey);
-      let series = this.#series.get(id);
-      if (series === undefined) this.#series.set(id, (series = { key: { ...checkedKey }, buckets: new BucketSeries() }));
+      // The series used last: records of one key in a row build no id.
+      let series = this.#last;
+      if (series === undefined || !sameKey(series.key, checkedKey)) {
+        const id = seriesId(checkedKey);
+        series = this.#series.get(id);
+        if (series === undefined) this.#series.set(id, (series = { key: { ...checkedKey }, buckets: new BucketSeries() }));
+        this.#last = series;
+      }
       series.buckets.add(bucket, cost);
-      for (const state of this.#budgets.values()) {
-        if (scopeMatches(state.budget.scope, checkedKey)) state.buckets.add(bucket, cost);
+      if (this.#budgets.size > 0) {
+        for (const state of this.#budgets.values()) {
+          if (scopeMatches(state.budget.scope, checkedKey)) state.buckets.add(bucket, cost);
+        }
       }
     }
     if (this.#listeners.size > 0) this.#emit({ key: { ...checkedKey }, cost, at: time });
@@ -249,6 +263,7 @@ export class CostLedger {
       series.buckets.prune(keepFrom);
       if (series.buckets.size === 0) this.#series.delete(id);
     }
+    this.#last = undefined;
     for (const state of this.#budgets.values()) state.buckets.prune(keepFrom);
   }
 }

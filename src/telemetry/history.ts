@@ -33,6 +33,8 @@ export class PerformanceHistory {
   private readonly dirty = new Set<KeyState>();
   /** Requests recorded and not yet flushed (each is pending once under tenant '', whatever its tenant). */
   private pendingSamples = 0;
+  /** The state state() returned last (dropped with its version). */
+  private last: KeyState | undefined;
   /** When old buckets were last pruned (the store prunes with a flush, at most once a minute). */
   private prunedAt = Number.NEGATIVE_INFINITY;
 
@@ -48,6 +50,15 @@ export class PerformanceHistory {
   }
 
   private state(modelId: string, version: string, task: string, tenant: string): KeyState {
+    // The state used last: requests of one model, task and tenant in a row cost no map lookup.
+    const last = this.last;
+    if (last !== undefined && last.key.modelId === modelId && last.key.version === version && last.key.task === task && last.key.tenant === tenant) return last;
+    const state = this.lookup(modelId, version, task, tenant);
+    this.last = state;
+    return state;
+  }
+
+  private lookup(modelId: string, version: string, task: string, tenant: string): KeyState {
     let versions = this.states.get(modelId);
     if (versions === undefined) this.states.set(modelId, (versions = new Map()));
     let tasks = versions.get(version);
@@ -130,6 +141,7 @@ export class PerformanceHistory {
   drop(modelId: string, version?: string): void {
     const versions = this.states.get(modelId);
     if (versions === undefined) return;
+    this.last = undefined;
     for (const state of this.statesOf(modelId, version)) {
       if (this.dirty.delete(state) && state.key.tenant === ALL_CALLERS) this.pendingSamples -= state.pending.length;
     }
