@@ -97,8 +97,8 @@ export interface FrontDoorOptions {
 }
 
 
-function defaultTask(request: { messages?: unknown }): Task {
-  return request.messages !== undefined ? 'chat' : 'completion';
+function defaultTask(request: { messages?: unknown } | null | undefined): Task {
+  return typeof request === 'object' && request !== null && request.messages !== undefined ? 'chat' : 'completion';
 }
 
 const FREE = { inputPerMillion: 0, outputPerMillion: 0 };
@@ -186,11 +186,17 @@ export class FrontDoor {
   }
 
   /** Runs a request to the end. Rejects with the model's error, or UNSATISFIABLE, QUEUE_FULL, BUDGET_EXCEEDED, ... */
-  async complete(request: FrontDoorRequest): Promise<FrontDoorResult> {
+  complete(request: FrontDoorRequest): Promise<FrontDoorResult> {
     const entered = performance.now();
-    const route = routeOf(request, defaultTask(request));
-    this.#checkOpen();
-    // No stream to feed: the model's own complete() (route.request keeps the caller's signal).
+    let route: Route;
+    try {
+      route = routeOf(request, defaultTask(request));
+      this.#checkOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // No stream to feed: the model's own complete() (route.request keeps the caller's signal). The
+    // request's own promise is returned, not one wrapping it: the caller resumes as soon as it settles.
     return this.#run(entered, route, route.signal, (lease) => lease.model.complete(route.request));
   }
 
@@ -232,16 +238,22 @@ export class FrontDoor {
   }
 
   /** Embeddings of one text or many, by a named model or one selected for the 'embedding' task. */
-  async embed(request: EmbedRequest): Promise<EmbedResult> {
+  embed(request: EmbedRequest): Promise<EmbedResult> {
     const entered = performance.now();
-    const route = routeOf(request, 'embedding');
-    const texts = typeof request.input === 'string' ? [request.input] : request.input;
-    if (!Array.isArray(texts) || texts.length === 0 || texts.some((t) => typeof t !== 'string')) {
-      throw new ModelpoolError('INVALID_ARGUMENT', 'Expected a string or a non-empty array of strings for request.input', { field: 'request.input', value: request.input });
+    let route: Route;
+    let texts: string[];
+    try {
+      route = routeOf(request, 'embedding');
+      const input = request.input;
+      texts = typeof input === 'string' ? [input] : input;
+      if (!Array.isArray(texts) || texts.length === 0 || texts.some((t) => typeof t !== 'string')) {
+        throw new ModelpoolError('INVALID_ARGUMENT', 'Expected a string or a non-empty array of strings for request.input', { field: 'request.input', value: input });
+      }
+      this.#checkOpen();
+    } catch (error) {
+      return Promise.reject(error);
     }
-    this.#checkOpen();
-    const signal = route.signal;
-    return this.#run(entered, route, signal, (lease) => lease.model.embed(texts)) as unknown as Promise<EmbedResult>;
+    return this.#run(entered, route, route.signal, (lease) => lease.model.embed(texts)) as unknown as Promise<EmbedResult>;
   }
 
   /**
@@ -379,6 +391,8 @@ export class FrontDoor {
       if (limited !== undefined) this.rateLimiter!.settle(limited.request, limited.tokens, 0);
       this.admission.release();
       this.#ended();
+      // The bookkeeping of what this request recorded runs once the caller has its answer.
+      this.#recorder.flushSoon();
     }
   }
 
