@@ -391,8 +391,6 @@ export class FrontDoor {
       if (limited !== undefined) this.rateLimiter!.settle(limited.request, limited.tokens, 0);
       this.admission.release();
       this.#ended();
-      // The bookkeeping of what this request recorded runs once the caller has its answer.
-      this.#recorder.flushSoon();
     }
   }
 

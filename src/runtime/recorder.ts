@@ -92,8 +92,6 @@ export class Recorder {
   readonly #background = new Set<Promise<unknown>>();
   /** Finished requests whose cost, event, judging and learning run at the next flush. */
   readonly #pending: Finished[] = [];
-  /** A flush is queued (flushSoon). */
-  #scheduled = false;
   /** How many of #pending already have their cost in the ledger (applyCosts before a flush). */
   #costed = 0;
   /** settled() calls waiting for the next flush. */
@@ -116,7 +114,6 @@ export class Recorder {
   /** Resolves when the recording and judging of the requests finished so far have ended. */
   async settled(): Promise<void> {
     while (this.#pending.length > 0 || this.#background.size > 0) {
-      this.flushSoon();
       if (this.#pending.length > 0) await new Promise<void>((resolve) => this.#flushed.push(resolve));
       else await Promise.allSettled([...this.#background]);
     }
@@ -124,10 +121,9 @@ export class Recorder {
 
   /**
    * Records a finished request. The bookkeeping — the ledger record, the event, the judging, the
-   * history sample and the selector's outcome — runs when `flushSoon()` is called after the request
-   * ended: just after the caller has its answer, in the same turn of the event loop (so the data it
-   * touches are still in the cache), for every request finished by then. `settled()` waits for it;
-   * `applyCosts()` brings the ledger up to date at once (before a budget check).
+   * history sample and the selector's outcome — runs just after the answer is handed back, batched
+   * once per event-loop turn, so it overlaps the next request's work instead of delaying this one.
+   * `settled()` waits for it; `applyCosts()` brings the ledger up to date at once (before a budget check).
    */
   record(route: Route, pick: Picked, version: string | undefined, cost: RequestCost | undefined, success: boolean, r: GenerationResult | undefined, wallMs?: number, error?: unknown): void {
     this.#push({ route, pick, version, cost, success, r, totalMs: cost?.wallMs ?? wallMs ?? 0, error, notifyOnly: false });
@@ -154,22 +150,10 @@ export class Recorder {
 
   #push(finished: Finished): void {
     this.#pending.push(finished);
+    if (this.#pending.length === 1) setImmediate(this.#flush);
   }
-
-  /**
-   * Runs the bookkeeping of the requests recorded so far two microtasks from now: called as a request
-   * ends (before its promise settles), that is just after the caller's code awaiting it has resumed.
-   */
-  flushSoon(): void {
-    if (this.#scheduled || this.#pending.length === 0) return;
-    this.#scheduled = true;
-    queueMicrotask(this.#flushNext);
-  }
-
-  readonly #flushNext = (): void => queueMicrotask(this.#flush);
 
   readonly #flush = (): void => {
-    this.#scheduled = false;
     try {
       this.applyCosts();
     } catch (error) {
