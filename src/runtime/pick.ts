@@ -51,6 +51,12 @@ function servedBy(pick: Pick, resolved: ResolvedModel | undefined): Pick {
   return pick;
 }
 
+/** The pick of a selection's candidate (its list entry, when the registry still has it). Built field by field: once per request. */
+function candidatePick(modelId: string, version: string, entry: CandidateEntry | undefined, selection: SelectionInfo): Pick {
+  const pick: Pick = { poolId: entry?.poolId ?? modelId, model: modelId, version, registered: entry !== undefined, provider: 'local', selection };
+  return servedBy(pick, entry?.resolved);
+}
+
 export class Picker {
   readonly #registry: ModelRegistry;
   readonly #selector: Selector;
@@ -83,23 +89,14 @@ export class Picker {
     const list = this.#candidates.forTask(route.task);
     const selection = this.#selector.select({ task: route.task, constraints: route.constraints, objective: route.objective, context: route.context }, list.candidates);
     // The list's entries and candidates stand in the same order.
-    const entry: CandidateEntry | undefined = list.entries[selection.index];
-    const pick: Pick = {
-      poolId: entry?.poolId ?? selection.modelId,
-      model: selection.modelId,
-      version: selection.version,
-      registered: entry !== undefined,
-      provider: 'local',
-      selection: {
-        mode: 'selected',
-        task: route.task,
-        contextKey: selection.contextKey,
-        explored: selection.explored,
-        score: selection.score,
-        candidates: () => selection.candidates(),
-      },
-    };
-    return servedBy(pick, entry?.resolved);
+    return candidatePick(selection.modelId, selection.version, list.entries[selection.index], {
+      mode: 'selected',
+      task: route.task,
+      contextKey: selection.contextKey,
+      explored: selection.explored,
+      score: selection.score,
+      candidates: () => selection.candidates(),
+    });
   }
 
   /** The models to fall back to after `first`: a named model's chain, or a selection's next-best candidates. */
@@ -122,16 +119,7 @@ export class Picker {
       .sort((a, b) => b.score! - a.score!)
       .slice(0, selectedFallbacks);
     for (const c of ranked) {
-      const entry = this.#candidates.entry(c.modelId, c.version);
-      const pick: Pick = {
-        poolId: entry?.poolId ?? c.modelId,
-        model: c.modelId,
-        version: c.version,
-        registered: entry !== undefined,
-        provider: 'local',
-        selection: { ...first.selection, explored: false, score: c.score!, candidates: first.selection.candidates },
-      };
-      add(servedBy(pick, entry?.resolved));
+      add(candidatePick(c.modelId, c.version, this.#candidates.entry(c.modelId, c.version), { ...first.selection, explored: false, score: c.score! }));
     }
     return out;
   }

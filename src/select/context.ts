@@ -5,12 +5,18 @@
  * and one that wins long ones are both learned.
  */
 
+/** The index of a prompt length's bucket: 0 up to 64 tokens, 1 up to 256, ...; -1 unknown. */
+function bucketIndex(promptTokens: number | undefined): number {
+  if (promptTokens === undefined) return -1;
+  let index = 0;
+  for (let limit = 64; limit < promptTokens; limit *= 4) index++;
+  return index;
+}
+
 /** The bucket label of a prompt length: '<=64' up to 64 tokens, then each power of 4; '*' unknown. */
 export function promptBucket(promptTokens: number | undefined): string {
-  if (promptTokens === undefined) return '*';
-  let limit = 64;
-  while (limit < promptTokens) limit *= 4;
-  return `<=${limit}`;
+  const index = bucketIndex(promptTokens);
+  return index < 0 ? '*' : `<=${64 * 4 ** index}`;
 }
 
 /** The context key of a task, prompt length and tags. */
@@ -20,14 +26,6 @@ export function contextKey(task: string, promptTokens: number | undefined, tags:
   if (tags.length === 1) return `${task}|${bucket}|${tags[0]}`;
   const sorted = [...new Set(tags)].sort();
   return `${task}|${bucket}|${sorted.join(',')}`;
-}
-
-/** The index of a prompt length's bucket: 0 up to 64 tokens, 1 up to 256, ...; -1 unknown. */
-function bucketIndex(promptTokens: number | undefined): number {
-  if (promptTokens === undefined) return -1;
-  let index = 0;
-  for (let limit = 64; limit < promptTokens; limit *= 4) index++;
-  return index;
 }
 
 /** Interns context keys as small integers (arms index their contexts by them). */

@@ -93,8 +93,8 @@ export interface CompiledRequest {
 const limit = (value: number | undefined): number => (value === undefined ? Number.NaN : value);
 
 /**
- * A request with no constraints, objective or tags (what most are): the task's defaults and the prompt's
- * length as the only limit, without the field-by-field reading of the general case.
+ * A request with no constraints, objective or tags (what most are, and returned as is for them): the
+ * selector's objective and the prompt's length as the only limit. The general case fills in the rest.
  */
 function unconstrained(task: string, promptTokens: number | undefined, objective: Required<Objective>): CompiledRequest {
   const floor = promptTokens ?? 0;
@@ -127,41 +127,24 @@ function unconstrained(task: string, promptTokens: number | undefined, objective
 export function compileRequest(value: unknown, base: Readonly<Required<Objective>>): CompiledRequest {
   const request = plainObject('request', value) as unknown as SelectRequest;
   const task = nonEmptyString('request.task', request.task);
-  if (request.constraints === undefined && request.objective === undefined) {
-    const context = request.context === undefined ? undefined : plainObject('request.context', request.context);
-    if (context?.tags === undefined) {
-      const promptTokens = context?.promptTokens === undefined ? undefined : integer('request.context.promptTokens', context.promptTokens, 0);
-      return unconstrained(task, promptTokens, base as Required<Objective>);
-    }
-  }
+  const context = request.context === undefined ? undefined : plainObject('request.context', request.context);
+  const promptTokens = context?.promptTokens === undefined ? undefined : integer('request.context.promptTokens', context.promptTokens, 0);
+  const compiled = unconstrained(task, promptTokens, base as Required<Objective>);
+  if (request.constraints === undefined && request.objective === undefined && context?.tags === undefined) return compiled;
   const constraints = (request.constraints === undefined ? {} : plainObject('request.constraints', request.constraints)) as Record<string, unknown>;
-  const context = (request.context === undefined ? {} : plainObject('request.context', request.context)) as Record<string, unknown>;
-  const promptTokens = context.promptTokens === undefined ? undefined : integer('request.context.promptTokens', context.promptTokens, 0);
   const models = optionalStringArray('request.constraints.models', constraints.models);
-  const compiled: CompiledRequest = {
-    task,
-    promptTokens,
-    contextTags: optionalStringArray('request.context.tags', context.tags),
-    objective: resolveObjective('request.objective', request.objective, base),
-    minQuality: limit(optionalNumber('request.constraints.minQuality', constraints.minQuality, 0, 1)),
-    maxP95LatencyMs: limit(optionalNumber('request.constraints.maxP95LatencyMs', constraints.maxP95LatencyMs, 0, Number.MAX_VALUE)),
-    maxMemoryBytes: limit(optionalNumber('request.constraints.maxMemoryBytes', constraints.maxMemoryBytes, 0, Number.MAX_VALUE)),
-    maxCostUsd: limit(optionalNumber('request.constraints.maxCostUsd', constraints.maxCostUsd, 0, Number.MAX_VALUE)),
-    minContextLength: constraints.minContextLength === undefined ? Number.NaN : integer('request.constraints.minContextLength', constraints.minContextLength, 0),
-    localOnly: optionalBoolean('request.constraints.localOnly', constraints.localOnly) ?? false,
-    loadedOnly: optionalBoolean('request.constraints.loadedOnly', constraints.loadedOnly) ?? false,
-    tags: optionalStringArray('request.constraints.tags', constraints.tags),
-    models: models === undefined ? undefined : new Set(models),
-    modelList: models,
-    constrained: false,
-    objectChecks: false,
-    contextFloor: 0,
-    explicitContext: false,
-    hasMaxMemory: false,
-    hasMaxCost: false,
-    hasMaxLatency: false,
-    hasMinQuality: false,
-  };
+  compiled.contextTags = optionalStringArray('request.context.tags', context?.tags);
+  compiled.objective = resolveObjective('request.objective', request.objective, base);
+  compiled.minQuality = limit(optionalNumber('request.constraints.minQuality', constraints.minQuality, 0, 1));
+  compiled.maxP95LatencyMs = limit(optionalNumber('request.constraints.maxP95LatencyMs', constraints.maxP95LatencyMs, 0, Number.MAX_VALUE));
+  compiled.maxMemoryBytes = limit(optionalNumber('request.constraints.maxMemoryBytes', constraints.maxMemoryBytes, 0, Number.MAX_VALUE));
+  compiled.maxCostUsd = limit(optionalNumber('request.constraints.maxCostUsd', constraints.maxCostUsd, 0, Number.MAX_VALUE));
+  compiled.minContextLength = constraints.minContextLength === undefined ? Number.NaN : integer('request.constraints.minContextLength', constraints.minContextLength, 0);
+  compiled.localOnly = optionalBoolean('request.constraints.localOnly', constraints.localOnly) ?? false;
+  compiled.loadedOnly = optionalBoolean('request.constraints.loadedOnly', constraints.loadedOnly) ?? false;
+  compiled.tags = optionalStringArray('request.constraints.tags', constraints.tags);
+  compiled.models = models === undefined ? undefined : new Set(models);
+  compiled.modelList = models;
   compiled.objectChecks = compiled.localOnly || compiled.loadedOnly || compiled.tags !== undefined || compiled.models !== undefined;
   compiled.explicitContext = !Number.isNaN(compiled.minContextLength);
   compiled.contextFloor = Math.max(compiled.explicitContext ? compiled.minContextLength : 0, promptTokens ?? 0);

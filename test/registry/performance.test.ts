@@ -162,6 +162,18 @@ describe('ModelRegistry performance history', () => {
     await registry.close();
   });
 
+  it('recordMeasured records a measured sample like recordSample; a version gone is still MODEL_NOT_FOUND / VERSION_NOT_FOUND', async () => {
+    const { registry } = await withModel();
+    const ok = { model: 'm', version: '1', task: 'chat', totalMs: 40, success: true, tenant: 't' };
+    registry.recordMeasured(ok);
+    registry.recordMeasured({ ...ok, totalMs: 60 });
+    expect(registry.performance('m', { task: 'chat' })).toMatchObject({ samples: 2, totalMs: { mean: 50 } });
+    expect(registry.performance('m', { task: 'chat', tenant: 't' })).toMatchObject({ samples: 2 });
+    await expectError(() => registry.recordMeasured({ ...ok, model: 'nope' }), 'MODEL_NOT_FOUND', 'sample.model', 'nope');
+    await expectError(() => registry.recordMeasured({ ...ok, version: '9' }), 'VERSION_NOT_FOUND', 'sample.version', '9');
+    await registry.close();
+  });
+
   it('flushes in batches, on a timer and on close; other registries see merged history without double counting', async () => {
     const store = new MemoryRegistryStore();
     const clock = manualClock();

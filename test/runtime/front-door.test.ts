@@ -279,6 +279,12 @@ describe('FrontDoor: admission, budgets and bad input', () => {
     expect(() => door.generate({ tags: 'code' as never, prompt: 'x' })).toThrow(expect.objectContaining({ field: 'request.tags' }));
     expect(() => door.generate({ tenant: 5 as unknown as string, prompt: 'x' })).toThrow(expect.objectContaining({ field: 'request.tenant' }));
     await expect(door.embed({ input: [] })).rejects.toMatchObject({ field: 'request.input' });
+    // complete() and embed() reject (never throw) with the typed error, also for a request that is no object.
+    const bad = door.complete({ model: '', prompt: 'x' });
+    await expect(bad).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'request.model' });
+    await expect(door.complete(null as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'request' });
+    await expect(door.embed(null as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'request' });
+    expect(() => door.generate(null as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'request' }));
     // The model's own validation: nothing recorded against the model for the caller's mistake.
     await expect(door.complete({ model: 'story-a', prompt: 'x', temperature: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await door.settled();
@@ -339,10 +345,25 @@ describe('FrontDoor: admission, budgets and bad input', () => {
     }
   });
 
+  it('dispose waits for the requests in flight, admitted or queued, and they end with their answers', async () => {
+    const { door } = await open({ admission: { maxInFlight: 1, maxQueued: 2 } });
+    const requests = [0, 1, 2].map(() => door.complete({ model: 'story-a', prompt: 'Once upon a time', maxTokens: 8 }));
+    let disposed = false;
+    const disposing = door.dispose().then(() => (disposed = true));
+    const results = await Promise.all(requests);
+    expect(results.map((r) => r.model)).toEqual(['story-a', 'story-a', 'story-a']);
+    for (const r of results) expect(r.generatedTokens).toBeGreaterThan(0);
+    await disposing;
+    expect(disposed).toBe(true);
+    expect(door.admission.inFlight).toBe(0);
+  });
+
   it('after dispose every call is DISPOSED', async () => {
     const { door } = await open();
     await door.dispose();
     expect(() => door.generate({ model: 'story-a', prompt: 'x' })).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
+    await expect(door.complete({ model: 'story-a', prompt: 'x' })).rejects.toMatchObject({ code: 'DISPOSED' });
+    await expect(door.embed({ model: 'story-a', input: 'x' })).rejects.toMatchObject({ code: 'DISPOSED' });
   });
 });
 
