@@ -9,8 +9,11 @@ import { optionalInteger, optionalStringArray, plainObject } from '../validate.j
 /** The models a request left before the one that answered. */
 export interface FailoverInfo {
   attempts: Array<{ model: string; version: string | undefined; error: { code: string; message: string } }>;
-  /** Skipped without a try: their circuit breaker was open. */
-  skipped: Array<{ model: string; version: string | undefined; retryAfterMs: number }>;
+  /**
+   * Skipped without a try: their circuit breaker was open, or (a fallback) the rate limits of its model
+   * were spent; `retryAfterMs` until the breaker or the limit would let it run.
+   */
+  skipped: Array<{ model: string; version: string | undefined; retryAfterMs: number; reason: 'circuit-open' | 'rate-limited' }>;
 }
 
 /**
@@ -64,10 +67,11 @@ export function withFailover(error: unknown, failover: FailoverInfo | undefined)
   });
 }
 
-/** Every candidate was skipped: their breakers are open. */
+/** Every candidate was skipped: the first one's breaker is open, and each fallback's too or its model's rate limits spent. */
 export function circuitOpen(failover: FailoverInfo): ModelpoolError {
   const retryAfterMs = Math.min(...failover.skipped.map((s) => s.retryAfterMs));
-  return new ModelpoolError('CIRCUIT_OPEN', `Every model for this request has an open circuit breaker (${failover.skipped.map((s) => s.model).join(', ')}): retry in ${retryAfterMs} ms`, {
+  const models = failover.skipped.map((s) => (s.reason === 'circuit-open' ? s.model : `${s.model}: rate limited`)).join(', ');
+  return new ModelpoolError('CIRCUIT_OPEN', `Every model for this request has an open circuit breaker or spent rate limits (${models}): retry in ${retryAfterMs} ms`, {
     details: { failover, retryAfterMs },
   });
 }

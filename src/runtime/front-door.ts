@@ -19,11 +19,12 @@ import type { Task } from '../telemetry/types.js';
 import { optionalInteger, plainObject } from '../validate.js';
 import type { JudgeRunner } from '../judge/index.js';
 import { Breakers, HealthTracker, isCallerFault, summarizeError, type HealthStatus, type ProbeOptions, type ProbeResult } from '../health/index.js';
-import { RateLimiter, type RateLimiterOptions, type RateRequest } from '../security/index.js';
+import { RateLimiter, type RateLimiterOptions } from '../security/index.js';
 import { Admission, type AdmissionOptions } from './admission.js';
 import { CandidateSource, type CandidateSourceOptions } from './candidates.js';
 import { mirrorLifecycle, versionedResolver, type SpecDefaults } from './registry-bridge.js';
 import { Recorder, type JudgedEvent, type JudgingOptions, type RequestEvent } from './recorder.js';
+import { RatePlace } from './rate-place.js';
 import { routeOf, type Route, type RouteOptions } from './route.js';
 import { circuitOpen, failoverOf, withFailover, type FailoverInfo, type FailoverOptions, type ResolvedFailover } from './failover.js';
 import { Picker, type Pick, type SelectionInfo } from './pick.js';
@@ -341,29 +342,33 @@ export class FrontDoor {
       throw error;
     }
     const admittedAt = performance.now();
-    let limited: { request: RateRequest; tokens: number } | undefined;
+    let place: RatePlace | undefined;
     try {
       let pick = this.#picker.pick(route);
-      if (this.rateLimiter !== undefined) limited = this.#takeRate(route, pick);
+      if (this.rateLimiter !== undefined) place = RatePlace.take(this.rateLimiter, route, pick.model);
       // The front door's own time before the first lease: routing, selection (not the admission wait).
       let before = admitting - started + (performance.now() - admittedAt);
       let failover: FailoverInfo | undefined;
       let fallbacks: Pick[] | undefined;
       let lastError: unknown;
       for (let attempts = 0; ; ) {
+        // A fallback of another model counts in that model's rate limits (the request's others counted once).
+        const limitedFor = place !== undefined && pick.model !== place.model ? place.moveTo(pick.model) : undefined;
         const breaker = this.breakers.get(pick.poolId);
-        const permit = breaker.tryAcquire();
-        if (permit === undefined) {
-          (failover ??= { attempts: [], skipped: [] }).skipped.push({ model: pick.model, version: pick.version, retryAfterMs: breaker.retryAfterMs() });
+        const permit = limitedFor === undefined ? breaker.tryAcquire() : undefined;
+        if (limitedFor !== undefined) {
+          (failover ??= { attempts: [], skipped: [] }).skipped.push({ model: pick.model, version: pick.version, retryAfterMs: limitedFor, reason: 'rate-limited' });
+        } else if (permit === undefined) {
+          (failover ??= { attempts: [], skipped: [] }).skipped.push({ model: pick.model, version: pick.version, retryAfterMs: breaker.retryAfterMs(), reason: 'circuit-open' });
         } else {
           attempts++;
           try {
             const result = await this.#attempt(started, admittedAt, before, route, pick, signal, work);
             permit.success(result.cost.wallMs);
             this.health.success(pick.poolId, result.cost.wallMs);
-            if (limited !== undefined) {
-              this.rateLimiter!.settle(limited.request, limited.tokens, result.cost.promptTokens + result.cost.generatedTokens);
-              limited = undefined;
+            if (place !== undefined) {
+              place.settle(result.cost.promptTokens + result.cost.generatedTokens);
+              place = undefined;
             }
             if (failover !== undefined) result.failover = failover;
             return result;
@@ -388,19 +393,10 @@ export class FrontDoor {
       }
     } finally {
       // A request that failed used no tokens of its limits (it still counts as a request).
-      if (limited !== undefined) this.rateLimiter!.settle(limited.request, limited.tokens, 0);
+      place?.settle(0);
       this.admission.release();
       this.#ended();
     }
-  }
-
-  /** Takes the request's place in its caller's, tenant's and model's buckets (RATE_LIMITED when full). */
-  #takeRate(route: Route, pick: Pick): { request: RateRequest; tokens: number } {
-    const request: RateRequest = { model: pick.model, tokens: route.estimatedTokens };
-    if (route.caller !== undefined) request.key = route.caller;
-    if (route.tenant !== undefined) request.tenant = route.tenant;
-    this.rateLimiter!.take(request);
-    return { request, tokens: route.estimatedTokens };
   }
 
   /** One model's try: the budget check, the lease, the work, its cost and its recording. */

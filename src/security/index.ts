@@ -9,6 +9,6 @@ export { REDACTED, Secret, invalidSecret } from './secret.js';
 export { KeyStore, type KeyStoreOptions, type KeyEntryStatus } from './keystore.js';
 export type { MasterKeyOptions } from './keystore-crypto.js';
 export { Redactor, redact, redactHeaders, SENSITIVE_HEADERS, SENSITIVE_FIELDS, MIN_REDACTED_LENGTH, type RedactorOptions, type HeadersLike } from './redact.js';
-export { RateLimiter, type RateLimitHit, type RateDecision } from './rate-limit.js';
+export { RateLimiter, type RateLimitHit, type RateDecision, type RateLimitPart } from './rate-limit.js';
 export type { RateLimit, RateLimiterOptions, RateRequest, RateScope, CheckedLimit } from './rate-limit-checks.js';
 export { CallerKeys, CALLER_SCOPES, type Caller, type CallerKeyInfo, type CallerKeysOptions, type CallerScope, type CreateCallerKey } from './caller-keys.js';

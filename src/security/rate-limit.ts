@@ -28,6 +28,17 @@ export interface RateLimitHit {
 
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: number; limit: RateLimitHit };
 
+/**
+ * Which limits a call concerns: every matching one (`'all'`, the default), or only those whose scope names
+ * `model` (`'model'`: a request already counted that moves to another model, as failover does).
+ */
+export type RateLimitPart = 'all' | 'model';
+
+function checkPart(part: unknown): RateLimitPart {
+  if (part !== 'all' && part !== 'model') throw invalidArgument('part', "'all' or 'model'", part);
+  return part;
+}
+
 interface Bucket {
   /** The index of its limit. */
   limit: number;
@@ -96,9 +107,9 @@ export class RateLimiter {
    * longest and how long until every matching limit would admit it. Throws INVALID_ARGUMENT naming
    * `request.*`.
    */
-  check(request: RateRequest): RateDecision {
+  check(request: RateRequest, part: RateLimitPart = 'all'): RateDecision {
     const checked = validateRequest(request);
-    return this.#decide(checked, this.#time());
+    return this.#decide(checked, this.#time(), checkPart(part));
   }
 
   /**
@@ -106,10 +117,11 @@ export class RateLimiter {
    * nothing and throws RATE_LIMITED (field `'limit'`, value the limit's name, details `{ retryAfterMs,
    * scope, limit }`: the group and the {@link RateLimitHit}). Throws INVALID_ARGUMENT naming `request.*`.
    */
-  take(request: RateRequest): void {
+  take(request: RateRequest, part: RateLimitPart = 'all'): void {
     const checked = validateRequest(request);
+    const only = checkPart(part);
     const now = this.#time();
-    const decision = this.#decide(checked, now);
+    const decision = this.#decide(checked, now, only);
     if (!decision.allowed) {
       const { limit, retryAfterMs } = decision;
       const group = Object.entries(limit.bucket).map(([name, value]) => (value === null ? `no ${name}` : `${name} "${value}"`));
@@ -121,7 +133,7 @@ export class RateLimiter {
       );
     }
     this.#sweep(now);
-    for (const match of this.#matches(checked)) {
+    for (const match of this.#matches(checked, only)) {
       const bucket = this.#bucket(match, now, true)!;
       if (match.limit.rpm !== undefined) bucket.requests -= 1;
       if (match.limit.tpm !== undefined) bucket.tokens -= checked.tokens;
@@ -129,9 +141,9 @@ export class RateLimiter {
   }
 
   /** Gives `tokens` back to every matching token bucket (up to its capacity): a request used fewer than it took. Throws INVALID_ARGUMENT naming `request.*` or `tokens`. */
-  refund(request: RateRequest, tokens: number): void {
+  refund(request: RateRequest, tokens: number, part: RateLimitPart = 'all'): void {
     const checked = validateRequest(request);
-    this.#adjust(checked, -integer('tokens', tokens, 0));
+    this.#adjust(checked, -integer('tokens', tokens, 0), checkPart(part));
   }
 
   /**
@@ -139,9 +151,9 @@ export class RateLimiter {
    * difference (without refusing: the request has run, a bucket may go into debt) or gives it back.
    * Throws INVALID_ARGUMENT naming `request.*`, `estimated` or `actual`.
    */
-  settle(request: RateRequest, estimated: number, actual: number): void {
+  settle(request: RateRequest, estimated: number, actual: number, part: RateLimitPart = 'all'): void {
     const checked = validateRequest(request);
-    this.#adjust(checked, integer('actual', actual, 0) - integer('estimated', estimated, 0));
+    this.#adjust(checked, integer('actual', actual, 0) - integer('estimated', estimated, 0), checkPart(part));
   }
 
   /** Forgets every bucket: every limit starts full. */
@@ -149,10 +161,10 @@ export class RateLimiter {
     this.#buckets.clear();
   }
 
-  #adjust(request: RateRequest, tokens: number): void {
+  #adjust(request: RateRequest, tokens: number, part: RateLimitPart): void {
     if (tokens === 0) return;
     const now = this.#time();
-    for (const match of this.#matches(request)) {
+    for (const match of this.#matches(request, part)) {
       if (match.limit.tpm === undefined) continue;
       // A refund to a bucket that is gone would only fill a full bucket: nothing to do.
       const bucket = this.#bucket(match, now, tokens > 0);
@@ -160,7 +172,7 @@ export class RateLimiter {
     }
   }
 
-  #decide(request: RateRequest & { tokens: number }, now: number): RateDecision {
+  #decide(request: RateRequest & { tokens: number }, now: number, part: RateLimitPart): RateDecision {
     let worst: { retryAfterMs: number; limit: RateLimitHit } | undefined;
     const consider = (match: Match, unit: 'requests' | 'tokens', level: number, need: number, perMinute: number, capacity: number): void => {
       // The wait in ms until the bucket holds what the request needs (all of it, when it asks for more).
@@ -171,7 +183,7 @@ export class RateLimiter {
         worst = { retryAfterMs, limit: { name: match.limit.name, scope: { ...match.limit.scope }, bucket: match.bucket, unit, perMinute, capacity } };
       }
     };
-    for (const match of this.#matches(request)) {
+    for (const match of this.#matches(request, part)) {
       const { limit } = match;
       const bucket = this.#bucket(match, now, false) ?? { limit: match.index, requests: limit.burst, tokens: limit.tokenBurst, at: now };
       if (limit.rpm !== undefined) consider(match, 'requests', bucket.requests, 1, limit.rpm, limit.burst);
@@ -180,10 +192,11 @@ export class RateLimiter {
     return worst === undefined ? { allowed: true } : { allowed: false, ...worst };
   }
 
-  /** The limits whose scope matches `request`, each with the id and the group of its bucket. */
-  *#matches(request: RateRequest): Generator<Match> {
+  /** The limits (of `part`) whose scope matches `request`, each with the id and the group of its bucket. */
+  *#matches(request: RateRequest, part: RateLimitPart): Generator<Match> {
     for (let index = 0; index < this.#limits.length; index++) {
       const limit = this.#limits[index]!;
+      if (part === 'model' && limit.scope.model === undefined) continue;
       const bucket: Match['bucket'] = {};
       let matches = true;
       for (const name of RATE_FIELDS) {

@@ -5,10 +5,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CostLedger, PriceTable } from '../../src/cost/index.js';
 import { loadModel, type Model } from '../../src/engine/index.js';
-import { createOpenAIProvider } from '../../src/providers/index.js';
+import { createServer } from 'node:net';
+import { createOpenAICompatibleProvider, createOpenAIProvider } from '../../src/providers/index.js';
 import { ModelRegistry } from '../../src/registry/index.js';
 import { FrontDoor, type FrontDoorOptions } from '../../src/runtime/index.js';
 import { startWireServer, type WireServer } from '../../src/testing/index.js';
+import type { FailoverInfo } from '../../src/runtime/failover.js';
 import { expectCode } from '../helpers/expect.js';
 import { STORIES } from '../helpers/models.js';
 
@@ -77,6 +79,66 @@ describe('front door spending controls', () => {
     await t.d.complete({ model: 'gpt', caller: 'app-2', ...REQUEST });
     await t.d.complete({ model: 'local', caller: 'app-1', ...REQUEST });
     await expectCode(() => t.d.complete({ model: 'gpt', caller: '', ...REQUEST }), 'INVALID_ARGUMENT');
+  });
+
+  it("a request that fails over counts in the fallback's model limits, once in the others, and gives the failed model its tokens back", async () => {
+    // A port nothing listens on: the 'dead' model's provider is refused at once.
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
+    });
+    const registry = await ModelRegistry.open();
+    await registry.registerModel({ id: 'dead', tasks: ['completion'], version: { version: '1', source: { kind: 'openai-compatible', baseUrl: `http://127.0.0.1:${port}/v1`, model: 'x' } } });
+    await registry.registerModel({ id: 'gpt', tasks: ['completion'], version: { version: '1', source: { kind: 'openai', model: 'stories-remote' } } });
+    await registry.registerModel({ id: 'local', tasks: ['completion'], version: { version: '1', source: { kind: 'gguf', path: STORIES } } });
+    const d = new FrontDoor({
+      registry,
+      specDefaults: { contextSize: 256 },
+      poolOptions: {
+        threads: 1,
+        providers: [
+          createOpenAIProvider({ baseUrl: `${server.url}/v1`, apiKey: 'sk-limits-test-000000', retry: { maxRetries: 0 } }),
+          createOpenAICompatibleProvider({ retry: { maxRetries: 0 }, timeoutMs: 5000 }),
+        ],
+      },
+      failover: { chains: { dead: ['local', 'gpt'] } },
+      rateLimits: {
+        limits: [
+          { name: 'tenants', scope: { tenant: '*' }, rpm: 3 },
+          { name: 'local', scope: { model: 'local' }, rpm: 1 },
+          { name: 'gpt', scope: { model: 'gpt' }, rpm: 2 },
+          { name: 'dead tokens', scope: { model: 'dead' }, tpm: 30 },
+        ],
+      },
+    });
+    try {
+      const request = { model: 'dead', tenant: 't', ...REQUEST };
+      const first = await d.complete(request);
+      expect(first.model).toBe('local');
+      expect(first.failover).toMatchObject({ attempts: [{ model: 'dead', error: { code: 'PROVIDER_UNAVAILABLE' } }], skipped: [] });
+      // local's one request per minute is spent: skipped for its rate limit, gpt answers.
+      for (let i = 0; i < 2; i++) {
+        const r = await d.complete(request);
+        expect(r.model).toBe('gpt');
+        expect(r.failover!.skipped).toEqual([{ model: 'local', version: '1', retryAfterMs: expect.any(Number), reason: 'rate-limited' }]);
+        expect(r.failover!.skipped[0]!.retryAfterMs).toBeGreaterThan(0);
+      }
+      // Three requests of tenant t, each counted once in the tenant's limit however many models it tried.
+      const limited = await expectCode(d.complete(request), 'RATE_LIMITED', 'limit');
+      expect(limited.value).toBe('tenants');
+      // The dead model used no tokens: each failed try gave its estimate back (30 tokens a minute, 12 a request).
+      expect(d.rateLimiter!.check({ model: 'dead', tokens: 30 })).toEqual({ allowed: true });
+      // Its breaker opened after three failures; another tenant finds every fallback's limits spent.
+      expect(d.breakers.get('dead').state).toBe('open');
+      const open = await expectCode(d.complete({ ...request, tenant: 'u' }), 'CIRCUIT_OPEN');
+      expect(open.message).toContain('local: rate limited');
+      expect((open.details as { failover: FailoverInfo }).failover.skipped.map((s) => `${s.model} ${s.reason}`)).toEqual(['dead circuit-open', 'local rate-limited', 'gpt rate-limited']);
+    } finally {
+      await d.dispose();
+      await registry.close();
+    }
   });
 
   it('prices a remote model by its provider and own name, and keeps budgets per provider', async () => {

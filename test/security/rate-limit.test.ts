@@ -174,6 +174,31 @@ describe('RateLimiter scopes', () => {
     expect(limiter.check({ key: 'k1', model: 'a', tokens: 1 })).toMatchObject({ limit: { bucket: { key: 'k1', model: 'a' } } });
   });
 
+  it("part 'model' concerns only the limits whose scope names a model (a request moving to another model)", () => {
+    const { limiter } = setup([
+      { name: 'per tenant', scope: { tenant: '*' }, rpm: 10, tpm: 100 },
+      { name: 'per model', scope: { model: '*' }, rpm: 1, tpm: 50 },
+      { name: 'per tenant and model', scope: { tenant: '*', model: '*' }, tpm: 40 },
+    ]);
+    limiter.take({ tenant: 't', model: 'a', tokens: 30 });
+    // Moving to b: b's model buckets are full, the tenant's (spent 30 of 100) is not touched.
+    expect(limiter.check({ tenant: 't', model: 'b', tokens: 30 }, 'model')).toEqual({ allowed: true });
+    limiter.take({ tenant: 't', model: 'b', tokens: 30 }, 'model');
+    limiter.settle({ tenant: 't', model: 'a', tokens: 30 }, 30, 0, 'model');
+    // a's token buckets have their 30 back; its request stays counted (1 rpm: refused).
+    expect(limiter.check({ tenant: 't', model: 'a', tokens: 40 }, 'model')).toMatchObject({ allowed: false, limit: { name: 'per model', unit: 'requests' } });
+    // b took one request: a second move to b is refused by b's rpm, the tenant's limit is not the reason.
+    expect(limiter.check({ tenant: 't', model: 'b' }, 'model')).toMatchObject({ allowed: false, limit: { name: 'per model', bucket: { model: 'b' } } });
+    // The tenant was counted once (30 of 100 tokens, 1 of 10 requests): 70 tokens still pass its limit.
+    expect(limiter.check({ tenant: 't', tokens: 70 })).toEqual({ allowed: true });
+    expect(limiter.check({ tenant: 't', tokens: 71 })).toMatchObject({ allowed: false, limit: { name: 'per tenant' } });
+    // Settled over 'all' on the model it ran on: the tenant's and b's buckets.
+    limiter.settle({ tenant: 't', model: 'b' }, 30, 10);
+    expect(limiter.check({ tenant: 't', tokens: 90 })).toEqual({ allowed: true });
+    expect(limiter.check({ tenant: 't', model: 'b', tokens: 40 }, 'model')).toMatchObject({ allowed: false, limit: { name: 'per model', unit: 'requests' } });
+    limiter.refund({ tenant: 't', model: 'b' }, 10, 'model');
+  });
+
   it('take is all or nothing across limits', () => {
     const { limiter } = setup([
       { name: 'loose', rpm: 100 },
@@ -259,6 +284,10 @@ describe('RateLimiter validation', () => {
     await expectCode(() => limiter.refund({}, -5), 'INVALID_ARGUMENT', 'tokens');
     await expectCode(() => limiter.settle({}, 1, -1), 'INVALID_ARGUMENT', 'actual');
     await expectCode(() => limiter.settle({}, Number.NaN, 1), 'INVALID_ARGUMENT', 'estimated');
+    await expectCode(() => limiter.check({}, 'models' as never), 'INVALID_ARGUMENT', 'part');
+    await expectCode(() => limiter.take({}, null as never), 'INVALID_ARGUMENT', 'part');
+    await expectCode(() => limiter.settle({}, 1, 1, 'tenant' as never), 'INVALID_ARGUMENT', 'part');
+    await expectCode(() => limiter.refund({}, 1, 'x' as never), 'INVALID_ARGUMENT', 'part');
     const broken = new RateLimiter({ limits: [{ rpm: 1 }], now: () => Number.NaN });
     await expectCode(() => broken.check({}), 'INVALID_ARGUMENT', 'now()');
   });
