@@ -4,7 +4,7 @@
  */
 
 import { ModelpoolError } from '../errors.js';
-import { nonEmptyString } from '../validate.js';
+import { integer, nonEmptyString } from '../validate.js';
 import { canGrantNow, grantLease } from './lease.js';
 import { failJob } from './memory.js';
 import { validateAcquireOptions, validateSpec } from './spec.js';
@@ -34,6 +34,19 @@ export function pinModel(state: PoolState, modelId: string, pinned: boolean): vo
   entry.pinned = pinned;
   if (pinned) clearKeepAlive(entry);
   else maybeIdle(state, entry);
+}
+
+/**
+ * Sets a model's keep-alive from now on (`undefined`: back to its spec's, else the pool's): an idle
+ * model's clock starts again with it (0 unloads it now).
+ */
+export function setKeepAlive(state: PoolState, modelId: string, keepAliveMs: number | undefined): void {
+  state.checkOpen();
+  const ms = keepAliveMs === undefined ? undefined : integer('keepAliveMs', keepAliveMs, Number.MIN_SAFE_INTEGER);
+  const entry = state.entry(modelId);
+  entry.keepAliveOverride = ms;
+  clearKeepAlive(entry);
+  maybeIdle(state, entry);
 }
 
 /** The entry for a name the pool does not know yet, through the `resolve` option (one call per name at a time). */

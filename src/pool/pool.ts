@@ -26,7 +26,7 @@
 
 import { disposeAll } from './dispose.js';
 import { init } from './load.js';
-import { acquireLease, defineModel, pinModel, removeModel, unloadModel } from './models.js';
+import { acquireLease, defineModel, pinModel, removeModel, setKeepAlive, unloadModel } from './models.js';
 import { pump } from './scheduler.js';
 import { validatePoolOptions } from './spec.js';
 import { PoolState, disposedError } from './state.js';
@@ -73,6 +73,15 @@ export class ModelPool implements AsyncDisposable {
   /** Pins (never evicted, never unloaded for idleness) or unpins a model. */
   pin(modelId: string, pinned = true): void {
     pinModel(this.#state, modelId, pinned);
+  }
+
+  /**
+   * Sets a model's keep-alive after its last release from now on, over its spec's and the pool's
+   * (`undefined`: back to those): `0` unloads it once idle (at once if it is), negative keeps it. An idle
+   * model's clock starts again. MODEL_NOT_FOUND for a model the pool does not know.
+   */
+  setKeepAlive(modelId: string, keepAliveMs: number | undefined): void {
+    setKeepAlive(this.#state, modelId, keepAliveMs);
   }
 
   /** Loads a model ahead of use; resolves when it is ready. */

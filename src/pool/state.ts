@@ -125,6 +125,8 @@ export class Entry {
   readonly candidates = new Set<Instance>();
   running = false;
   pinned: boolean;
+  /** The keep-alive set at run time (setKeepAlive), over the spec's and the pool's. */
+  keepAliveOverride: number | undefined = undefined;
   /** A waiting load drains this model: no new leases until it is unloaded. */
   drainFor: MemoryJob | undefined;
   claimedBy: MemoryJob | undefined;
@@ -260,7 +262,7 @@ export class PoolState {
   }
 
   keepAliveOf(entry: Entry): number {
-    return entry.spec.keepAliveMs ?? this.keepAliveMs;
+    return entry.keepAliveOverride ?? entry.spec.keepAliveMs ?? this.keepAliveMs;
   }
 
   /** The entry for a model id or a name the resolver mapped to one. */

@@ -434,6 +434,8 @@ export class FrontDoor {
             worked = performance.now();
           } finally {
             if (meter !== undefined && ticket !== undefined) memoryGbSeconds = meter.end(ticket);
+            // Set while the lease is held: the model's clock starts with it when the lease is released.
+            if (route.keepAliveMs !== undefined && !this.pool.disposed) this.pool.setKeepAlive(chosen.poolId, route.keepAliveMs === 'default' ? undefined : route.keepAliveMs);
           }
           // What really ran: the pool may still hold an earlier default version under the model id.
           const version = lease.version ?? chosen.version;

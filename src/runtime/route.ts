@@ -30,6 +30,12 @@ export interface RouteOptions {
   priority?: Priority;
   /** Bound on the wait for the model (pool queue and load), ms. */
   timeoutMs?: number;
+  /**
+   * How long the model that serves the request stays loaded once idle, from now on (ms; `0` unloads it
+   * after the request, negative keeps it; `'default'` goes back to its configured keep-alive). Ollama's
+   * `keep_alive`. Applied to a local model of the pool (remote ones hold nothing).
+   */
+  keepAliveMs?: number | 'default';
 }
 
 /** A checked request: its routing, a task always, and what the model gets. */
@@ -44,7 +50,7 @@ export interface Route extends RouteOptions {
   request: GenerateRequest;
 }
 
-const ROUTE_KEYS = new Set(['model', 'version', 'task', 'constraints', 'objective', 'tenant', 'caller', 'tags', 'priority', 'timeoutMs']);
+const ROUTE_KEYS = new Set(['model', 'version', 'task', 'constraints', 'objective', 'tenant', 'caller', 'tags', 'priority', 'timeoutMs', 'keepAliveMs']);
 
 /** The prompt's length in tokens, roughly (4 characters a token), without tokenizing: it picks a selection bucket. */
 export function promptLength(request: { prompt?: unknown; messages?: unknown; input?: unknown }): number {
@@ -80,6 +86,7 @@ export function routeOf(input: object, defaultTask: Task): Route {
   const tags = optionalStringArray('request.tags', raw.tags);
   const timeoutMs = optionalInteger('request.timeoutMs', raw.timeoutMs, 0);
   const signal = optionalSignal('request.signal', raw.signal);
+  const keepAliveMs = raw.keepAliveMs === 'default' ? 'default' : optionalInteger('request.keepAliveMs', raw.keepAliveMs, Number.MIN_SAFE_INTEGER);
   const maxTokens = typeof raw.maxTokens === 'number' ? raw.maxTokens : 256;
   const promptTokens = promptLength(raw);
   const route: Route = {
@@ -98,5 +105,6 @@ export function routeOf(input: object, defaultTask: Task): Route {
   if (raw.priority !== undefined) route.priority = raw.priority as Priority;
   if (timeoutMs !== undefined) route.timeoutMs = timeoutMs;
   if (signal !== undefined) route.signal = signal;
+  if (keepAliveMs !== undefined) route.keepAliveMs = keepAliveMs;
   return route;
 }

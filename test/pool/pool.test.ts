@@ -385,6 +385,37 @@ describe('ModelPool keep-alive', () => {
     expect(loader.live().map((m) => m.source)).toEqual(['/models/forever.gguf']);
   });
 
+  it('setKeepAlive changes a model’s keep-alive at run time, restarting an idle model’s clock; undefined goes back to its spec’s', async () => {
+    const { pool } = setup({ m: { keepAliveMs: -1 } });
+    await pool.load('m');
+    expect(pool.status().models.find((x) => x.id === 'm')).toMatchObject({ keepAliveMs: -1, expiresAt: null });
+    pool.setKeepAlive('m', 30);
+    const status = pool.status().models.find((x) => x.id === 'm')!;
+    expect(status.keepAliveMs).toBe(30);
+    expect(status.expiresAt).toBeGreaterThan(Date.now());
+    // Held while leased: the new keep-alive applies after the release.
+    const lease = await pool.acquire('m');
+    await sleep(50);
+    expect(loaded(pool)).toEqual(['m']);
+    pool.setKeepAlive('m', undefined);
+    expect(pool.status().models.find((x) => x.id === 'm')!.keepAliveMs).toBe(-1);
+    pool.setKeepAlive('m', 0);
+    lease.release();
+    await sleep(5);
+    expect(loaded(pool)).toEqual([]);
+    // It stays set for the next load; 0 on an idle model unloads it at once.
+    await pool.load('m');
+    await sleep(5);
+    expect(loaded(pool)).toEqual([]);
+    pool.setKeepAlive('m', -1);
+    await pool.load('m');
+    pool.setKeepAlive('m', 0);
+    await sleep(5);
+    expect(loaded(pool)).toEqual([]);
+    await expectCode(() => pool.setKeepAlive('m', 1.5), 'INVALID_ARGUMENT', 'keepAliveMs');
+    await expectCode(() => pool.setKeepAlive('nobody', 10), 'MODEL_NOT_FOUND');
+  });
+
   it('pinned models ignore keep-alive', async () => {
     const { pool } = setup({ p: { keepAliveMs: 0, pinned: true } });
     await pool.load('p');

@@ -137,6 +137,22 @@ describe('FrontDoor: a named model', () => {
     await expect(door.complete({ model: 'nope', version: '1', prompt: 'Once' })).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND', field: 'request.model' });
   });
 
+  it('keepAliveMs sets how long the serving model stays loaded once idle: 0 unloads it after the request, negative keeps it, default goes back', async () => {
+    const { door } = await open();
+    const state = () => door.pool.status().models.find((m) => m.id === 'story-a');
+    await door.complete({ model: 'story-a', prompt: 'Once', maxTokens: 2, keepAliveMs: -1 });
+    expect(state()).toMatchObject({ state: 'ready', keepAliveMs: -1, expiresAt: null });
+    await door.complete({ model: 'story-a', prompt: 'Once', maxTokens: 2, keepAliveMs: 'default' });
+    expect(state()!.keepAliveMs).toBe(60_000);
+    expect(state()!.expiresAt).toBeGreaterThan(Date.now());
+    // A selected request sets it on the model it ran on.
+    const selected = await door.complete({ task: 'completion', prompt: 'Once', maxTokens: 2, keepAliveMs: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(door.pool.status().models.find((m) => m.id === selected.model)?.state ?? 'unloaded').not.toBe('ready');
+    expect(() => door.generate({ model: 'story-a', prompt: 'x', keepAliveMs: 1.5 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'request.keepAliveMs' }));
+    expect(() => door.generate({ model: 'story-a', prompt: 'x', keepAliveMs: '5m' as never })).toThrow(expect.objectContaining({ field: 'request.keepAliveMs' }));
+  });
+
   it('a version other than the default loads under its own pool id and is recorded as that version', async () => {
     const { registry, door } = await open();
     await registry.registerVersion('story-a', { version: '2', source: { kind: 'gguf', path: STORIES } });
