@@ -1,11 +1,17 @@
 /**
  * Ollama's API over the front door, the subset its clients and UIs use: /api/tags, /api/ps, /api/show,
  * /api/version, /api/chat and /api/generate (NDJSON streams by default, one JSON with `stream: false`),
- * /api/embed. Errors are `{ error: "..." }`. Durations are nanoseconds, as Ollama reports them.
+ * /api/embed and the older /api/embeddings. `keep_alive` sets how long the model stays loaded after the
+ * request (Ollama's durations: seconds as a number, "5m", "1h30m", "0", negative = forever; absent = the
+ * configured default); a generate without a prompt or a chat without messages loads the model
+ * (`done_reason: "load"`), or unloads it with `keep_alive: 0` (`"unload"`). Models are described from the
+ * registry's metadata (size, architecture, parameters, quantisation, context length, capabilities from the
+ * tasks). Errors are `{ error: "..." }`. Durations are nanoseconds, as Ollama reports them.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidArgument } from '../errors.js';
 import type { ChatMessage, GenerateRequest } from '../model/types.js';
+import type { ModelVersion, RegisteredModel } from '../registry/index.js';
 import type { FrontDoor, FrontDoorRequest, FrontDoorResult } from '../runtime/index.js';
 import type { Caller } from './auth.js';
 import { httpError } from './errors.js';
@@ -55,6 +61,62 @@ function options(body: Body): Partial<GenerateRequest> {
   }
   if (body.format !== undefined && body.format !== '') out.jsonSchema = body.format === 'json' ? { type: 'object' } : object('format', body.format);
   return out;
+}
+
+const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Ollama's `keep_alive` as the front door's keepAliveMs: a number is seconds, a string a Go duration
+ * ("300ms", "5m", "1h30m", "0") or a number of seconds; negative keeps the model loaded (-1); absent or
+ * null goes back to the configured keep-alive.
+ */
+export function keepAliveOf(value: unknown): number | 'default' {
+  if (value === undefined || value === null) return 'default';
+  let ms: number | undefined;
+  if (typeof value === 'number' && Number.isFinite(value)) ms = value * 1000;
+  else if (typeof value === 'string') {
+    const text = value.trim();
+    if (/^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(text)) ms = Number(text) * 1000;
+    else {
+      const match = /^([+-]?)((?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)$/.exec(text);
+      if (match !== null) {
+        ms = 0;
+        for (const [, amount, unit] of match[2]!.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) ms += Number(amount) * DURATION_UNITS[unit!]!;
+        if (match[1] === '-') ms = -ms;
+      }
+    }
+  }
+  if (ms === undefined || !Number.isFinite(ms)) throw invalidArgument('keep_alive', 'a duration: seconds as a number, or a string like "5m", "1h30m" or "0"', value);
+  return ms < 0 ? -1 : Math.min(Math.round(ms), Number.MAX_SAFE_INTEGER);
+}
+
+/** "260K", "1.1B", "7B": a parameter count as Ollama writes it. */
+function parameterSize(count: number | undefined): string {
+  if (count === undefined || !(count > 0)) return '';
+  const [scale, suffix] = count >= 1e12 ? [1e12, 'T'] : count >= 1e9 ? [1e9, 'B'] : count >= 1e6 ? [1e6, 'M'] : count >= 1e3 ? [1e3, 'K'] : [1, ''];
+  const value = count / scale;
+  return `${value >= 100 ? Math.round(value) : Number(value.toPrecision(2))}${suffix}`;
+}
+
+/** Ollama's capability names for a model's tasks. */
+function capabilities(model: RegisteredModel): string[] {
+  const out: string[] = [];
+  if (model.tasks.some((task) => task !== 'embedding')) out.push('completion');
+  if (model.tasks.includes('embedding')) out.push('embedding');
+  return out;
+}
+
+function details(version: ModelVersion | undefined): Body {
+  const metadata = version?.metadata;
+  const family = metadata?.architecture ?? '';
+  return {
+    parent_model: '',
+    format: metadata?.format ?? version?.source.kind ?? '',
+    family,
+    families: family === '' ? null : [family],
+    parameter_size: parameterSize(metadata?.parameterCount),
+    quantization_level: metadata?.fileType ?? metadata?.quantization ?? '',
+  };
 }
 
 function route(name: string, caller: Caller | undefined): Partial<FrontDoorRequest> {
@@ -108,11 +170,53 @@ async function run(door: FrontDoor, request: FastifyRequest, reply: FastifyReply
 }
 
 export function ollamaRoutes(app: FastifyInstance, door: FrontDoor, callerOf: (request: FastifyRequest) => Caller | undefined): void {
-  const started = new Date().toISOString();
-  const entry = (name: string, size: number) => ({ name: `${name}:latest`, model: `${name}:latest`, modified_at: started, size, digest: '', details: { format: 'gguf', family: '', families: null, parameter_size: '', quantization_level: '' } });
+  /** The registry's model and version behind a pool id ('id' or 'id@version'), when it has them. */
+  const registered = (id: string): { model: RegisteredModel; version: ModelVersion | undefined } | undefined => {
+    const at = id.lastIndexOf('@');
+    const [name, version] = door.registry.has(id) || at <= 0 ? [id, undefined] : [id.slice(0, at), id.slice(at + 1)];
+    if (!door.registry.has(name)) return undefined;
+    const model = door.registry.get(name)!;
+    return { model, version: version === undefined ? door.registry.resolve(name).version : model.versions.find((v) => v.version === version) };
+  };
+  const entry = (id: string, size?: number) => {
+    const found = registered(id);
+    const version = found?.version;
+    return {
+      name: `${id}:latest`,
+      model: `${id}:latest`,
+      modified_at: new Date(found?.model.updatedAt ?? Date.now()).toISOString(),
+      size: size ?? version?.metadata?.sizeBytes ?? 0,
+      digest: '',
+      details: details(version),
+    };
+  };
+  /** The pool id of a name a request gives (a registry id or alias; else the pool's own). */
+  const poolId = (name: string) => (door.registry.has(name) ? door.registry.resolve(name).model.id : name);
+  /** A request without a prompt or messages: loads the model, or unloads it with keep_alive 0. */
+  const loadOrUnload = async (name: string, keepAlive: number | 'default', piece: Body): Promise<Body> => {
+    const id = poolId(name);
+    const started = performance.now();
+    let reason: 'load' | 'unload';
+    if (keepAlive === 0) {
+      if (door.pool.models().includes(id)) await door.pool.unload(id);
+      else door.registry.resolve(name); // MODEL_NOT_FOUND for a model nobody knows
+      reason = 'unload';
+    } else {
+      // Set while the lease is held: the clock starts with it at the release.
+      const lease = await door.pool.acquire(id);
+      try {
+        door.pool.setKeepAlive(id, keepAlive === 'default' ? undefined : keepAlive);
+      } finally {
+        lease.release();
+      }
+      reason = 'load';
+    }
+    const took = performance.now() - started;
+    return { model: `${name}:latest`, created_at: new Date().toISOString(), ...piece, done: true, done_reason: reason, total_duration: ns(took), load_duration: reason === 'load' ? ns(took) : 0 };
+  };
 
   app.get('/api/version', async () => ({ version: VERSION }));
-  app.get('/api/tags', async () => ({ models: door.registry.list().map((m) => entry(m.id, 0)) }));
+  app.get('/api/tags', async () => ({ models: door.registry.list().map((m) => entry(m.id)) }));
   app.get('/api/ps', async () => ({
     models: door.pool
       .status()
@@ -121,26 +225,54 @@ export function ollamaRoutes(app: FastifyInstance, door: FrontDoor, callerOf: (r
   }));
   app.post('/api/show', async (request) => {
     const name = modelName(object('body', request.body));
-    const model = door.registry.resolve(name);
-    return { modelfile: '', parameters: '', template: '', details: entry(model.model.id, 0).details, model_info: { 'general.architecture': model.version.metadata?.architecture ?? '' }, capabilities: ['completion'] };
+    const { model, version } = door.registry.resolve(name);
+    const metadata = version.metadata;
+    const arch = metadata?.architecture;
+    const info: Body = { 'general.architecture': arch ?? '' };
+    if (metadata?.name !== undefined) info['general.basename'] = metadata.name;
+    if (metadata?.parameterCount !== undefined) info['general.parameter_count'] = metadata.parameterCount;
+    if (arch !== undefined) {
+      const numbers: Array<[string, number | undefined]> = [
+        ['context_length', version.contextLength],
+        ['embedding_length', metadata?.embeddingSize],
+        ['block_count', metadata?.layers],
+        ['attention.head_count', metadata?.heads],
+        ['attention.head_count_kv', metadata?.kvHeads],
+        ['expert_count', metadata?.expertCount],
+      ];
+      for (const [key, value] of numbers) if (value !== undefined) info[`${arch}.${key}`] = value;
+    }
+    return {
+      modelfile: '',
+      parameters: '',
+      template: '',
+      details: details(version),
+      model_info: info,
+      capabilities: capabilities(model),
+      modified_at: new Date(model.updatedAt).toISOString(),
+    };
   });
   app.post('/api/generate', async (request, reply) => {
     const body = object('body', request.body);
     const name = modelName(body);
+    const keepAliveMs = keepAliveOf(body.keep_alive);
+    if (body.prompt === undefined || body.prompt === '') return loadOrUnload(name, keepAliveMs, { response: '' });
     if (typeof body.prompt !== 'string') throw invalidArgument('prompt', 'a string', body.prompt);
-    const req: FrontDoorRequest = { ...route(name, callerOf(request)), ...options(body), prompt: body.prompt };
+    const req: FrontDoorRequest = { ...route(name, callerOf(request)), ...options(body), prompt: body.prompt, keepAliveMs };
     return run(door, request, reply, `${name}:latest`, req, body, (text) => ({ response: text }));
   });
   app.post('/api/chat', async (request, reply) => {
     const body = object('body', request.body);
     const name = modelName(body);
-    if (!Array.isArray(body.messages) || body.messages.length === 0) throw invalidArgument('messages', 'a non-empty array of messages', body.messages);
+    const keepAliveMs = keepAliveOf(body.keep_alive);
+    if (body.messages === undefined || (Array.isArray(body.messages) && body.messages.length === 0)) return loadOrUnload(name, keepAliveMs, { message: { role: 'assistant', content: '' } });
+    if (!Array.isArray(body.messages)) throw invalidArgument('messages', 'an array of messages', body.messages);
     const messages: ChatMessage[] = body.messages.map((m, i) => {
       const message = object(`messages[${i}]`, m);
       if (typeof message.role !== 'string' || typeof message.content !== 'string') throw invalidArgument(`messages[${i}]`, 'a role and a content string', m);
       return { role: message.role, content: message.content };
     });
-    const req: FrontDoorRequest = { ...route(name, callerOf(request)), ...options(body), messages };
+    const req: FrontDoorRequest = { ...route(name, callerOf(request)), ...options(body), messages, keepAliveMs };
     return run(door, request, reply, `${name}:latest`, req, body, (text) => ({ message: { role: 'assistant', content: text } }));
   });
   app.post('/api/embed', async (request, reply) => {
@@ -148,7 +280,21 @@ export function ollamaRoutes(app: FastifyInstance, door: FrontDoor, callerOf: (r
     const name = modelName(body);
     const input = body.input;
     if (!(typeof input === 'string' || (Array.isArray(input) && input.every((t) => typeof t === 'string')))) throw invalidArgument('input', 'a string or an array of strings', input);
-    const r = await door.embed({ ...route(name, callerOf(request)), input: input as string | string[], signal: abortOnDisconnect(reply) });
+    const keepAliveMs = keepAliveOf(body.keep_alive);
+    const r = await door.embed({ ...route(name, callerOf(request)), input: input as string | string[], keepAliveMs, signal: abortOnDisconnect(reply) });
     return { model: `${name}:latest`, embeddings: r.embeddings.map((e) => [...e]), total_duration: ns(r.cost.wallMs), load_duration: 0, prompt_eval_count: r.cost.promptTokens };
+  });
+  // The older single-text endpoint (the clients' embeddings()): { prompt } → { embedding }.
+  app.post('/api/embeddings', async (request, reply) => {
+    const body = object('body', request.body);
+    const name = modelName(body);
+    const keepAliveMs = keepAliveOf(body.keep_alive);
+    if (body.prompt === undefined || body.prompt === '') {
+      await loadOrUnload(name, keepAliveMs, {});
+      return { embedding: [] };
+    }
+    if (typeof body.prompt !== 'string') throw invalidArgument('prompt', 'a string', body.prompt);
+    const r = await door.embed({ ...route(name, callerOf(request)), input: body.prompt, keepAliveMs, signal: abortOnDisconnect(reply) });
+    return { embedding: [...r.embeddings[0]!] };
   });
 }
