@@ -110,6 +110,21 @@ describe('ONNX session workers', () => {
     }
   });
 
+  it('a session rebuilt for a lower thread budget that cannot be created: the failure is reported, the next run starts one again', async () => {
+    // Session 1 serves the warm-up; its rebuild with 1 thread, session 2, cannot be created; session 3 can.
+    const m = await loadOnnxModel((await fakeModel({ failSession: 2 })).modelPath, { threads: 2, runtime, normalize: false });
+    try {
+      m.setThreads(1);
+      for (let i = 0; i < 2000 && m.sessionStatus.rebuilding; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(m.sessionStatus).toMatchObject({ rebuilt: 0, rebuilding: false });
+      expect(m.sessionStatus.rebuildError).toMatch(/fake: no session 2/);
+      expect([...(await m.embed(['a dog']))[0]!]).toEqual([1, 1]);
+      expect(m.sessionStatus.sessionThreads).toBe(1);
+    } finally {
+      await m.dispose();
+    }
+  });
+
   it('a session that cannot be created fails the load, naming the model', async () => {
     const model = await fakeModel({ failSession: 2 });
     const error = await expectCode(loadOnnxModel(model.modelPath, { threads: 2, parallel: 2, runtime }), 'LOAD_FAILED');

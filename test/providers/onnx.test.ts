@@ -238,7 +238,7 @@ describe('OnnxModel sessions and threads', () => {
   it('serves concurrent requests on parallel sessions, queueing the rest', async () => {
     const m = await load(model.modelPath, { parallel: 2, threads: 2 });
     expect(m.info).toMatchObject({ parallel: 2, sessionThreads: 1 });
-    expect(m.sessionStatus).toEqual({ sessions: 2, running: 0, waiting: 0, concurrency: 2 });
+    expect(m.sessionStatus).toEqual({ sessions: 2, running: 0, waiting: 0, concurrency: 2, sessionThreads: 1, rebuilt: 0, rebuilding: false });
     const requests = [m.embed(['the cat']), m.embed(['a dog']), m.embed(['hello world'])];
     expect(m.sessionStatus).toMatchObject({ running: 2, waiting: 1 });
     expect(m.activeRequests).toBe(3);
@@ -255,6 +255,57 @@ describe('OnnxModel sessions and threads', () => {
     await Promise.all(two);
     m.setThreads(2);
     expect(m.sessionStatus.concurrency).toBe(2);
+  });
+
+  it('rebuilds a session with more threads than a lowered budget at once, and with a larger share once it lasted rebuildDelayMs', async () => {
+    const tasks = () => readdirSync('/proc/self/task').length;
+    const idle = async (m: OnnxModel) => {
+      for (let i = 0; i < 2000 && m.sessionStatus.rebuilding; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(m.sessionStatus.rebuilding).toBe(false);
+    };
+    const m = await load(model.modelPath, { threads: 4, parallel: 1, rebuildDelayMs: 100 });
+    const [expected] = await m.embed(['the cat']);
+    expect(m.sessionStatus).toMatchObject({ sessionThreads: 4, rebuilt: 0 });
+    const before = tasks();
+    // Below the session's 4 threads: rebuilt with 1 now — requests meanwhile wait for it and are served.
+    m.setThreads(1);
+    expect(m.sessionStatus.rebuilding).toBe(true);
+    const during = await Promise.all([m.embed(['the cat']), m.embed(['the cat'])]);
+    await idle(m);
+    expect(m.sessionStatus).toMatchObject({ sessionThreads: 1, rebuilt: 1, concurrency: 1 });
+    for (const [row] of during) expectClose(row!, expected!);
+    // ONNX Runtime's intra-op pool: 3 threads of its own for 4 intra-op threads, none for 1.
+    if (process.platform === 'linux') expect(tasks()).toBeLessThanOrEqual(before - 3);
+    // A larger budget that does not last: no rebuild.
+    m.setThreads(3);
+    m.setThreads(1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(m.sessionStatus).toMatchObject({ sessionThreads: 1, rebuilt: 1, rebuilding: false });
+    // One that lasts: rebuilt with it after the delay.
+    m.setThreads(3);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await idle(m);
+    expect(m.sessionStatus).toMatchObject({ sessionThreads: 3, rebuilt: 2 });
+    expectClose((await m.embed(['the cat']))[0]!, expected!);
+    await m.dispose();
+  });
+
+  it('sessions of a model with two sessions are rebuilt one at a time, the other serving meanwhile', async () => {
+    const m = await load(model.modelPath, { threads: 4, parallel: 2, rebuildDelayMs: -1 });
+    expect(m.sessionStatus).toMatchObject({ sessionThreads: 2, concurrency: 2 });
+    m.setThreads(1);
+    const results = await Promise.all(['the cat', 'a dog', 'hello world', 'the cat'].map((t) => m.embed([t])));
+    expect(results).toHaveLength(4);
+    for (let i = 0; i < 2000 && m.sessionStatus.rebuilding; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(m.sessionStatus).toMatchObject({ sessionThreads: 1, rebuilt: 2, rebuilding: false, concurrency: 1 });
+    // rebuildDelayMs negative: a larger budget never rebuilds.
+    m.setThreads(8);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(m.sessionStatus).toMatchObject({ sessionThreads: 1, rebuilt: 2, concurrency: 2 });
+    // Disposed while a rebuild is under way: it waits for it, and every worker ends.
+    m.setThreads(1);
+    await m.dispose();
+    await expectCode(() => load(model.modelPath, { rebuildDelayMs: 1.5 }), 'INVALID_ARGUMENT', 'options.rebuildDelayMs');
   });
 
   it('gives each session its share of the threads', async () => {

@@ -5,7 +5,7 @@
 export { createOnnxProvider, loadOnnxModel, estimateOnnxModel, onnxMemoryReport, ONNX_SESSION_OVERHEAD_BYTES } from './provider.js';
 export type { OnnxModelOptions, OnnxLoadOptions, OnnxProviderOptions, OnnxEstimate } from './provider.js';
 export { OnnxModel, isOnnxModel } from './model.js';
-export type { OnnxModelInfo, OnnxClassification } from './model.js';
+export type { OnnxModelInfo, OnnxClassification, OnnxSessionStatus } from './model.js';
 export { inspectOnnxModel } from './inspect.js';
 export type { OnnxInspection, OnnxValueInfo } from './inspect.js';
 export { executionAttempts, loadOnnxRuntime } from './execution.js';

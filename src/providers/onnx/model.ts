@@ -52,6 +52,23 @@ export interface OnnxModelInfo extends ModelInfo {
 }
 
 /** One text's classification. */
+/** {@link OnnxModel.sessionStatus}. */
+export interface OnnxSessionStatus {
+  sessions: number;
+  /** Runs in flight, and waiting for a session. */
+  running: number;
+  waiting: number;
+  /** Sessions that may run at once under the thread budget now. */
+  concurrency: number;
+  /** Intra-op threads of a session now (the most of any while a rebuild is under way). */
+  sessionThreads: number;
+  /** Sessions rebuilt for a new thread budget so far, and whether a rebuild is under way. */
+  rebuilt: number;
+  rebuilding: boolean;
+  /** Why the last rebuild failed (the session is started again on its next run). */
+  rebuildError?: string;
+}
+
 export interface OnnxClassification {
   /** The most probable label. */
   label: string;
@@ -119,10 +136,16 @@ export class OnnxModel implements LocalModelHandle {
   get adapters(): string[] {
     return [];
   }
-  /** The sessions now: how many there are, run, wait for one, and may run at once under the thread budget. */
-  get sessionStatus(): { sessions: number; running: number; waiting: number; concurrency: number } {
+  /**
+   * The sessions now: how many there are, run, wait for one, and may run at once under the thread budget;
+   * each one's intra-op threads, and the rebuilds for a new budget (see setThreads()).
+   */
+  get sessionStatus(): OnnxSessionStatus {
     const s = this.#sessions;
-    return { sessions: s.size, running: s.running, waiting: s.waiting, concurrency: s.concurrency };
+    const { rebuilt, rebuilding, lastError } = s.rebuilds;
+    const status: OnnxSessionStatus = { sessions: s.size, running: s.running, waiting: s.waiting, concurrency: s.concurrency, sessionThreads: s.sessionThreads, rebuilt, rebuilding };
+    if (lastError !== undefined) status.rebuildError = lastError;
+    return status;
   }
 
   #throwIfDisposed(): void {
@@ -130,8 +153,10 @@ export class OnnxModel implements LocalModelHandle {
   }
 
   /**
-   * Sets the model's thread budget. ONNX Runtime cannot change a session's threads, so this changes
-   * how many sessions may run at once: floor(threads / info.sessionThreads), at least one.
+   * Sets the model's thread budget. Sessions start while the threads of those running stay within it (one
+   * always may). ONNX Runtime fixes a session's threads when it is created, so a session with more threads
+   * than the budget is rebuilt with its share at once (when free), and sessions are rebuilt with a larger
+   * share once it has lasted `rebuildDelayMs` (CPU execution provider only).
    */
   setThreads(threads: number, _batchThreads?: number): void {
     this.#throwIfDisposed();

@@ -47,6 +47,12 @@ export interface OnnxModelOptions {
   executionProviders?: OnnxExecutionProvider[];
   /** Classifiers: 'softmax' or 'sigmoid'. Default: sigmoid for one label or config.json's multi_label_classification, else softmax. */
   scores?: OnnxScoreFunction;
+  /**
+   * How long a thread budget giving each session more threads than it has must last before the sessions
+   * are rebuilt with them, ms (negative: never). Default 10 000. (A budget below a session's threads
+   * rebuilds it at once.)
+   */
+  rebuildDelayMs?: number;
 }
 
 /** Options of {@link loadOnnxModel} and {@link estimateOnnxModel}. */
@@ -86,7 +92,7 @@ export interface OnnxEstimate extends ModelEstimate {
 /** Bytes each session takes besides its weights and activations: its worker thread's V8 isolate and ONNX Runtime's session state. */
 export const ONNX_SESSION_OVERHEAD_BYTES = 8 * 1024 * 1024;
 
-const MODEL_KEYS = ['tokenizerPath', 'configPath', 'task', 'pooling', 'normalize', 'maxLength', 'batchSize', 'batchTokens', 'executionProviders', 'scores'];
+const MODEL_KEYS = ['tokenizerPath', 'configPath', 'task', 'pooling', 'normalize', 'maxLength', 'batchSize', 'batchTokens', 'executionProviders', 'scores', 'rebuildDelayMs'];
 const LOAD_KEYS = [...MODEL_KEYS, 'threads', 'parallel', 'gpu', 'contextSize', 'signal', 'onProgress', 'runtime'];
 const POOLINGS = ['auto', 'mean', 'cls', 'max', 'last', 'pooled'];
 
@@ -115,6 +121,7 @@ function validateOptions(field: string, value: unknown, keys: readonly string[])
   optionalInteger(at('batchTokens'), o.batchTokens, 1, 1 << 30);
   optionalInteger(at('threads'), o.threads, 1, 4096);
   optionalInteger(at('parallel'), o.parallel, 1, 256);
+  optionalInteger(at('rebuildDelayMs'), o.rebuildDelayMs, Number.MIN_SAFE_INTEGER);
   optionalInteger(at('contextSize'), o.contextSize, 1);
   optionalSignal(at('signal'), o.signal);
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw invalidArgument(at('onProgress'), 'a function', o.onProgress);
@@ -263,7 +270,7 @@ export async function loadOnnxModel(path: string, options: OnnxLoadOptions = {})
   const threads = o.threads ?? Math.max(1, availableParallelism() - 1);
   const sessions = o.parallel ?? 1;
   const attempts = executionAttempts(o.executionProviders, o.gpu ?? true, cudaProviderInstalled(runtime.path));
-  const pool = await SessionPool.create({ runtimePath: runtime.path, modelPath: files.modelPath, attempts, sessions, threads }, signal);
+  const pool = await SessionPool.create({ runtimePath: runtime.path, modelPath: files.modelPath, attempts, sessions, threads, ...(o.rebuildDelayMs === undefined ? {} : { rebuildDelayMs: o.rebuildDelayMs }) }, signal);
   try {
     o.onProgress?.(0.9);
     const plan = planOutputs(pool.description.outputs, o.task, o.pooling ?? 'auto', files.pooling);

@@ -1,7 +1,12 @@
 /**
  * A pool of sessions of one model: `size` session workers, and the runs waiting for one, served in
- * arrival order. How many may run at once follows the model's thread budget (see execution.ts): the
- * budget divided by each session's intra-op threads, at least one, at most all of them.
+ * arrival order. What may run at once follows the model's thread budget (see execution.ts): a session
+ * starts while the intra-op threads of those running, its own added, stay within the budget — one
+ * always may run. ONNX Runtime fixes a session's threads when it is created, so sessions are rebuilt
+ * (closed, then created again with their share of the budget, one at a time, when free) when the budget
+ * falls below a session's threads — at once: one such session alone would run more threads than the
+ * budget — and when a larger share has lasted `rebuildDelayMs`. Only sessions on the CPU execution
+ * provider are rebuilt; memory stays that of `size` sessions.
  */
 import { ModelpoolError } from '../../errors.js';
 import { SessionWorker, type OnnxExecutionProvider, type OnnxTensorData, type SessionConfig, type SessionDescription } from './execution.js';
@@ -11,6 +16,8 @@ export interface SessionPoolConfig extends Omit<SessionConfig, 'threads'> {
   sessions: number;
   /** The model's CPU thread budget, shared by its sessions. */
   threads: number;
+  /** How long a budget giving each session more threads must last before they are rebuilt with them (ms; negative: never). Default 10 000. */
+  rebuildDelayMs?: number;
 }
 
 interface Waiter {
@@ -20,7 +27,11 @@ interface Waiter {
 
 interface Slot {
   worker: SessionWorker;
+  /** The threads counted for its run in flight. */
+  charged: number;
 }
+
+const DEFAULT_REBUILD_DELAY_MS = 10_000;
 
 export class SessionPool {
   readonly #config: SessionPoolConfig;
@@ -29,19 +40,27 @@ export class SessionPool {
   readonly #waiting: Waiter[] = [];
   #budget: number;
   #running = 0;
+  /** Intra-op threads of the runs in flight. */
+  #runningThreads = 0;
   #closed = false;
   readonly #idle: Array<() => void> = [];
-  /** Intra-op threads of each session, fixed when it was created. */
-  readonly sessionThreads: number;
+  /** The rebuild under way, and a wait of it for a free slot that needs rebuilding. */
+  #rebuilding: Promise<void> | undefined;
+  #claim: { needs: (slot: Slot) => boolean; resolve: (slot: Slot | undefined) => void } | undefined;
+  /** A larger share is due: set when it has lasted rebuildDelayMs. */
+  #growDue = false;
+  #growTimer: NodeJS.Timeout | undefined;
+  /** Sessions rebuilt so far, and the last rebuild's failure. */
+  #rebuilt = 0;
+  #rebuildError: unknown;
   /** The first session's graph and providers (the others run on the same providers). */
   readonly description: SessionDescription;
 
   private constructor(config: SessionPoolConfig, workers: SessionWorker[]) {
     this.#config = config;
-    this.#slots = workers.map((worker) => ({ worker }));
+    this.#slots = workers.map((worker) => ({ worker, charged: 0 }));
     this.#free = [...this.#slots];
     this.#budget = config.threads;
-    this.sessionThreads = workers[0]!.threads;
     this.description = workers[0]!.description;
   }
 
@@ -87,15 +106,57 @@ export class SessionPool {
     return this.#budget;
   }
 
+  /** Intra-op threads of a session now (the most of any, while a rebuild is under way). */
+  get sessionThreads(): number {
+    let most = 0;
+    for (const slot of this.#slots) most = Math.max(most, slot.worker.threads);
+    return most;
+  }
+
   /** How many sessions may run at once under the budget now. */
   get concurrency(): number {
     return Math.min(this.#slots.length, Math.max(1, Math.floor(this.#budget / this.sessionThreads)));
   }
 
-  /** Changes the thread budget; runs in flight finish, later ones start under the new limit. */
+  /** Sessions rebuilt for a new budget so far, whether a rebuild is under way, and the last one's failure. */
+  get rebuilds(): { rebuilt: number; rebuilding: boolean; lastError?: string } {
+    const out: { rebuilt: number; rebuilding: boolean; lastError?: string } = { rebuilt: this.#rebuilt, rebuilding: this.#rebuilding !== undefined };
+    if (this.#rebuildError !== undefined) out.lastError = (this.#rebuildError as Error).message ?? String(this.#rebuildError);
+    return out;
+  }
+
+  /** Resolves when no rebuild is under way. */
+  async rebuilt(): Promise<void> {
+    while (this.#rebuilding !== undefined) await this.#rebuilding;
+  }
+
+  /**
+   * Changes the thread budget; runs in flight finish, later ones start under the new limit. Sessions
+   * with more threads than the budget are rebuilt with their share now; a larger share, once it has
+   * lasted `rebuildDelayMs`.
+   */
   setBudget(threads: number): void {
     this.#budget = threads;
     this.#pump();
+    if (this.#closed || !this.#onCpu()) return;
+    const share = this.#share();
+    const grow = this.#slots.some((slot) => slot.worker.threads < share);
+    if (!grow) {
+      clearTimeout(this.#growTimer);
+      this.#growTimer = undefined;
+      this.#growDue = false;
+    } else if (this.#growTimer === undefined && !this.#growDue) {
+      const delay = this.#config.rebuildDelayMs ?? DEFAULT_REBUILD_DELAY_MS;
+      if (delay >= 0) {
+        this.#growTimer = setTimeout(() => {
+          this.#growTimer = undefined;
+          this.#growDue = true;
+          this.#startRebuild();
+        }, delay);
+        this.#growTimer.unref();
+      }
+    }
+    if (this.#slots.some((slot) => slot.worker.threads > this.#budget)) this.#startRebuild();
   }
 
   /**
@@ -123,21 +184,101 @@ export class SessionPool {
     });
   }
 
+  /** Each session's share of the budget. */
+  #share(): number {
+    return SessionPool.threadsPerSession(this.#budget, this.#slots.length);
+  }
+
+  /** Whether the sessions run on the CPU execution provider (the others are not rebuilt for threads). */
+  #onCpu(): boolean {
+    const first = this.description.providers[0];
+    return (typeof first === 'string' ? first : first?.name) === 'cpu';
+  }
+
+  /** Whether `slot` needs rebuilding now. */
+  #needs = (slot: Slot): boolean => slot.worker.threads > this.#budget || (this.#growDue && slot.worker.threads < this.#share());
+
+  #startRebuild(): void {
+    if (this.#rebuilding !== undefined || this.#closed) return;
+    this.#rebuilding = this.#rebuild()
+      .catch((error: unknown) => {
+        this.#rebuildError = error;
+      })
+      .finally(() => {
+      this.#rebuilding = undefined;
+        // The budget may have moved while the last session was being rebuilt.
+        if (!this.#closed && this.#rebuildError === undefined && this.#slots.some(this.#needs)) this.#startRebuild();
+      });
+  }
+
+  /** Rebuilds the sessions that need it, one at a time, each when it is free. */
+  async #rebuild(): Promise<void> {
+    while (!this.#closed && this.#slots.some(this.#needs)) {
+      const slot = await this.#claimFree();
+      if (slot === undefined) return;
+      try {
+        const threads = this.#share();
+        await slot.worker.close();
+        try {
+          slot.worker = await SessionWorker.start({ ...this.#config, threads });
+          this.#rebuilt++;
+        } catch (error) {
+          // Left broken: the next run on it starts a worker again (GENERATION_FAILED for that run if it cannot).
+          slot.worker.broken = true;
+          this.#rebuildError = error;
+          this.#growDue = false;
+          return;
+        }
+      } finally {
+        this.#free.push(slot);
+        this.#pump();
+        this.#notifyIdle();
+      }
+    }
+    if (!this.#slots.some((slot) => slot.worker.threads < this.#share())) this.#growDue = false;
+  }
+
+  /** A free slot that needs rebuilding, taken out of service; waits for one to be released; undefined once closed. */
+  #claimFree(): Promise<Slot | undefined> {
+    const at = this.#free.findIndex(this.#needs);
+    if (at >= 0) return Promise.resolve(this.#free.splice(at, 1)[0]);
+    return new Promise((resolve) => (this.#claim = { needs: this.#needs, resolve }));
+  }
+
   /** A new worker in place of one that stopped; GENERATION_FAILED for the run waiting on it when it cannot start. */
   async #restart(): Promise<SessionWorker> {
     try {
-      return await SessionWorker.start({ ...this.#config, threads: this.sessionThreads });
+      return await SessionWorker.start({ ...this.#config, threads: this.#share() });
     } catch (error) {
       throw new ModelpoolError('GENERATION_FAILED', `An ONNX session worker stopped and could not be started again: ${(error as Error).message}`, { cause: error });
     }
   }
 
+  /** Whether a free session with `threads` may start now. */
+  #fits(threads: number): boolean {
+    return this.#running === 0 || this.#runningThreads + threads <= this.#budget;
+  }
+
+  /** The index in #free of a session that may start now, or -1. */
+  #startable(): number {
+    for (let i = 0; i < this.#free.length; i++) if (this.#fits(this.#free[i]!.worker.threads)) return i;
+    return -1;
+  }
+
+  #start(at: number): Slot {
+    const slot = this.#free.splice(at, 1)[0]!;
+    slot.charged = slot.worker.threads;
+    this.#running++;
+    this.#runningThreads += slot.charged;
+    return slot;
+  }
+
   #acquire(signal: AbortSignal | undefined): Promise<Slot> {
     if (this.#closed) return Promise.reject(new ModelpoolError('DISPOSED', 'The ONNX sessions have been released'));
     if (signal?.aborted === true) return Promise.reject(signal.reason);
-    if (this.#waiting.length === 0 && this.#free.length > 0 && this.#running < this.concurrency) {
-      this.#running++;
-      return Promise.resolve(this.#free.shift()!);
+    if (this.#waiting.length === 0) {
+      const at = this.#startable();
+      if (at >= 0) return Promise.resolve(this.#start(at));
     }
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
@@ -160,7 +301,15 @@ export class SessionPool {
 
   #release(slot: Slot): void {
     this.#running--;
-    this.#free.push(slot);
+    this.#runningThreads -= slot.charged;
+    slot.charged = 0;
+    const claim = this.#claim;
+    if (claim !== undefined && claim.needs(slot)) {
+      this.#claim = undefined;
+      claim.resolve(slot);
+    } else {
+      this.#free.push(slot);
+    }
     this.#pump();
     this.#notifyIdle();
   }
@@ -170,19 +319,25 @@ export class SessionPool {
   }
 
   #pump(): void {
-    while (this.#waiting.length > 0 && this.#free.length > 0 && this.#running < this.concurrency) {
-      this.#running++;
-      this.#waiting.shift()!.resolve(this.#free.shift()!);
+    while (this.#waiting.length > 0) {
+      const at = this.#startable();
+      if (at < 0) return;
+      this.#waiting.shift()!.resolve(this.#start(at));
     }
   }
 
   /**
-   * Stops taking runs, waits for those in flight and queued, then releases every session and ends its
-   * worker. Idempotent.
+   * Stops taking runs, waits for those in flight and queued and for a rebuild under way, then releases
+   * every session and ends its worker. Idempotent.
    */
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#growTimer);
+    this.#growTimer = undefined;
     if (this.#running > 0 || this.#waiting.length > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
+    this.#claim?.resolve(undefined);
+    this.#claim = undefined;
+    await this.rebuilt();
     await Promise.all(this.#slots.map((slot) => slot.worker.close()));
   }
 }
