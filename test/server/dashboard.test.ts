@@ -1,6 +1,7 @@
 // The dashboard in a real browser: Debian's Chromium driven by playwright-core, on the server over a front
 // door with stories260K. It loads, its live feed updates memory, models, charts, decisions and the event
-// log while requests run; a screenshot is kept as a test artifact (test-artifacts/dashboard.png).
+// log while requests run; a screenshot is kept as a test artifact (test-artifacts/dashboard.png); a load's
+// progress shows in the models table as it happens.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
@@ -63,6 +64,30 @@ describe('dashboard', () => {
     expect(existsSync(join(folder, 'dashboard.png'))).toBe(true);
     expect(errors).toEqual([]);
     expect(external).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it("shows a load's progress as it happens", async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${server.url}/dashboard`);
+    await page.waitForSelector('#models tr[data-model="stories"]');
+    // Every text the state cell of a loading model shows, however briefly.
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { seen: string[] }).seen = seen;
+      new MutationObserver(() => {
+        for (const td of document.querySelectorAll('#models td.state-loading')) seen.push(td.textContent ?? '');
+      }).observe(document.getElementById('models')!, { childList: true, subtree: true });
+    });
+    await door.pool.unload('stories');
+    await door.pool.load('stories');
+    await page.waitForFunction(() => (JSON.parse(document.body.dataset.loadProgress ?? '{}') as Record<string, number>).stories === 1);
+    const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
+    expect(seen.some((text) => /^loading \d+%$/.test(text))).toBe(true);
+    await page.waitForSelector('#models tr[data-model="stories"] td.state-ready');
+    expect(errors).toEqual([]);
     await page.close();
   }, 60_000);
 });

@@ -1,8 +1,9 @@
 /**
  * The dashboard's live feed: one Server-Sent Events stream per open page. Every `intervalMs` a snapshot
- * (memory per device, loaded models with state and time to expiry, queue depths, breakers, and per model
- * the requests, latency, throughput and cost since the last tick); between ticks, events as they happen
- * (loads, evictions, unloads, swaps, rollbacks, breaker trips, and each request's selection decision).
+ * (memory per device, loaded models with state, load progress and time to expiry, queue depths, breakers,
+ * and per model the requests, latency, throughput and cost since the last tick); between ticks, events as
+ * they happen (a load's progress, loads, evictions, unloads, swaps, rollbacks, breaker trips, and each
+ * request's selection decision).
  */
 import type { FastifyReply } from 'fastify';
 import type { PoolEvent } from '../../pool/index.js';
@@ -31,6 +32,8 @@ export class DashboardFeed {
   readonly #totals = new Map<string, { requests: number; usd: number }>();
   readonly #timer: NodeJS.Timeout;
   readonly #stops: Array<() => void> = [];
+  /** Progress (0..1) of the loads under way, by pool model id. */
+  readonly #loading = new Map<string, number>();
 
   constructor(door: FrontDoor, intervalMs = 1000) {
     this.#door = door;
@@ -38,6 +41,18 @@ export class DashboardFeed {
     for (const type of ['load', 'ready', 'load-failed', 'evict', 'unload', 'swap', 'rollback'] as const) {
       this.#stops.push(door.pool.on(type, (event: PoolEvent) => this.#broadcast('log', { at: Date.now(), kind: type, ...describe(event) })));
     }
+    // A load's progress, sent in whole percent steps (llama.cpp reports it many times a second).
+    this.#stops.push(
+      door.pool.on('load-progress', (event: PoolEvent) => {
+        if (event.type !== 'load-progress') return;
+        const percent = Math.floor(event.progress * 100);
+        const last = this.#loading.get(event.modelId);
+        if (last !== undefined && Math.floor(last * 100) === percent) return;
+        this.#loading.set(event.modelId, event.progress);
+        this.#broadcast('progress', { at: Date.now(), model: event.modelId, version: event.version ?? null, progress: event.progress });
+      }),
+    );
+    for (const type of ['ready', 'load-failed'] as const) this.#stops.push(door.pool.on(type, (event: PoolEvent) => void this.#loading.delete('modelId' in event ? event.modelId : '')));
     this.#stops.push(door.breakers.on('transition', (t) => this.#broadcast('log', { at: Date.now(), kind: 'breaker', model: t.key, text: `${t.from} → ${t.to} (${t.reason})` })));
     this.#timer = setInterval(() => this.#tick(), intervalMs);
     this.#timer.unref();
@@ -101,7 +116,17 @@ export class DashboardFeed {
     return {
       at: now,
       devices: status.devices.map((d) => ({ device: d.device, used: d.used, budget: d.budget ?? null })),
-      models: status.models.map((m) => ({ id: m.id, version: m.version ?? null, state: m.state, leases: m.leases, queued: m.queued, sizeBytes: m.sizeBytes, pinned: m.pinned, expiresInMs: m.expiresAt === null ? null : Math.max(0, m.expiresAt - now) })),
+      models: status.models.map((m) => ({
+        id: m.id,
+        version: m.version ?? null,
+        state: m.state,
+        loadProgress: m.state === 'loading' ? (this.#loading.get(m.id) ?? 0) : null,
+        leases: m.leases,
+        queued: m.queued,
+        sizeBytes: m.sizeBytes,
+        pinned: m.pinned,
+        expiresInMs: m.expiresAt === null ? null : Math.max(0, m.expiresAt - now),
+      })),
       queues: { admission: this.#door.admission.queued, inFlight: this.#door.admission.inFlight, pool: status.queued },
       breakers: this.#door.breakers.snapshot().map((b) => ({ model: b.key, state: b.state })),
       window: perModel,

@@ -22,6 +22,8 @@ export const DASHBOARD_HTML = `<!doctype html>
   .bar > div { background: #3d7bfd; height: 100%; border-radius: 4px; }
   .bar > span { position: absolute; left: 8px; top: 0; font-size: 12px; }
   .log { max-height: 260px; overflow: auto; font: 12px/1.5 ui-monospace, monospace; }
+  .progress { display: inline-block; width: 60px; height: 8px; background: #eef0f4; border-radius: 4px; margin-left: 6px; vertical-align: middle; }
+  .progress > i { display: block; height: 100%; background: #b26b00; border-radius: 4px; }
   .state-ready { color: #14853b; } .state-loading, .state-estimating { color: #b26b00; } .open { color: #c62828; font-weight: 600; }
   #status.live { color: #7ee2a8; } #status { color: #f0a0a0; }
 </style>
@@ -47,6 +49,12 @@ export const DASHBOARD_HTML = `<!doctype html>
   const HISTORY = 300;
   const series = { latency: new Map(), throughput: new Map() };
   const times = [];
+  // Loads under way: the last progress (0..1) by model, from 'progress' events and snapshots.
+  const loading = new Map();
+  const stateCell = (id, state, progress) => {
+    const pct = state === 'loading' && progress !== null && progress !== undefined ? Math.floor(progress * 100) : null;
+    return '<td class="state-' + esc(state) + '">' + esc(state) + (pct === null ? '' : ' ' + pct + '%<span class="progress"><i style="width:' + pct + '%"></i></span>') + '</td>';
+  };
   const charts = {};
   const palette = ['#3d7bfd', '#e8590c', '#2b8a3e', '#ae3ec9', '#c92a2a', '#1098ad', '#5f3dc4'];
   function chart(name, el) {
@@ -72,7 +80,8 @@ export const DASHBOARD_HTML = `<!doctype html>
     }).join('');
     $('queues').innerHTML = '<tr><td>admitted, running</td><td>' + s.queues.inFlight + '</td></tr><tr><td>waiting for admission</td><td>' + s.queues.admission + '</td></tr><tr><td>waiting in the pool</td><td>' + s.queues.pool + '</td></tr>';
     const breakers = new Map(s.breakers.map((b) => [b.model, b.state]));
-    $('models').innerHTML = s.models.map((m) => '<tr data-model="' + esc(m.id) + '"><td>' + esc(m.id) + '</td><td>' + esc(m.version ?? '') + '</td><td class="state-' + esc(m.state) + '">' + esc(m.state) + '</td><td>' + m.leases + '</td><td>' + m.queued + '</td><td>' + mib(m.sizeBytes) + '</td><td>' + (m.pinned ? 'pinned' : m.expiresInMs === null ? '—' : (m.expiresInMs / 1000).toFixed(0) + ' s') + '</td><td class="' + esc(breakers.get(m.id) ?? 'closed') + '">' + esc(breakers.get(m.id) ?? 'closed') + '</td></tr>').join('');
+    for (const m of s.models) if (m.state !== 'loading') loading.delete(m.id);
+    $('models').innerHTML = s.models.map((m) => '<tr data-model="' + esc(m.id) + '"><td>' + esc(m.id) + '</td><td>' + esc(m.version ?? '') + '</td>' + stateCell(m.id, m.state, Math.max(m.loadProgress ?? 0, loading.get(m.id) ?? 0)) + '<td>' + m.leases + '</td><td>' + m.queued + '</td><td>' + mib(m.sizeBytes) + '</td><td>' + (m.pinned ? 'pinned' : m.expiresInMs === null ? '—' : (m.expiresInMs / 1000).toFixed(0) + ' s') + '</td><td class="' + esc(breakers.get(m.id) ?? 'closed') + '">' + esc(breakers.get(m.id) ?? 'closed') + '</td></tr>').join('');
     $('cost').innerHTML = s.totals.map((t) => '<tr><td>' + esc(t.model) + '</td><td>' + t.requests + '</td><td>' + t.usd.toFixed(6) + '</td></tr>').join('');
     times.push(s.at / 1000);
     const seen = new Set();
@@ -100,6 +109,15 @@ export const DASHBOARD_HTML = `<!doctype html>
   source.addEventListener('decision', (e) => {
     const d = JSON.parse(e.data);
     line($('decisions'), new Date(d.at).toLocaleTimeString() + ' ' + esc(d.task) + ' → <b>' + esc(d.model) + '</b>' + (d.version ? '@' + esc(d.version) : '') + (d.success ? ' ' + (d.ms ?? 0).toFixed(1) + ' ms' : ' <span class="open">' + esc(d.error) + '</span>'));
+  });
+  source.addEventListener('progress', (e) => {
+    const p = JSON.parse(e.data);
+    loading.set(p.model, p.progress);
+    const row = document.querySelector('#models tr[data-model="' + CSS.escape(p.model) + '"]');
+    if (row && row.children[2]) row.children[2].outerHTML = stateCell(p.model, 'loading', p.progress);
+    const seen = JSON.parse(document.body.dataset.loadProgress ?? '{}');
+    seen[p.model] = Math.max(seen[p.model] ?? 0, p.progress);
+    document.body.dataset.loadProgress = JSON.stringify(seen);
   });
   source.addEventListener('log', (e) => {
     const l = JSON.parse(e.data);
