@@ -12,7 +12,10 @@
  * best fixed model (which the learning policy must beat: negative regret by the end), the share of picks
  * that went to the per-context best model per window (convergence), and, as RouterBench reports routers,
  * the cost-quality plane: each model a point, the router a curve over its cost weight, AIQ the area under
- * each one's non-decreasing convex hull. Curves go to bench/results/selection-regret.png, numbers to
+ * each one's non-decreasing convex hull. And RouterBench's baseline router: k nearest neighbours over the
+ * request's features (log prompt length, tags), trained on the first 600 requests with every model's outcome
+ * known (full information, which the selector never has: it sees only the outcome of what it picked), compared
+ * with the selector on the other 2,400. Curves go to bench/results/selection-regret.png, numbers to
  * bench/results/selection-regret-<time>.json.
  *
  *   npx vitest run --config bench/vitest.bench.config.ts bench/select-regret.bench.ts
@@ -129,6 +132,32 @@ function aiq(points: ReadonlyArray<readonly [number, number]>, low: number, high
   return area / steps;
 }
 
+/** Requests the KNN baseline trains on (every model's outcome known); the rest evaluate it. */
+const KNN_TRAIN = 600;
+const KNN_K = 10;
+
+/**
+ * RouterBench's KNN router: per request, the `k` nearest training requests by (log2 prompt length over its
+ * spread, tags one-hot), and the model with the best mean utility on them. Picks for `requests[from..]`.
+ */
+function knnPicks(requests: readonly TraceRequest[], from: number, models: number, score: (r: TraceRequest, m: number) => number, k = KNN_K): number[] {
+  const tags = [...new Set(requests.flatMap((r) => r.tags))].sort();
+  const lengths = requests.slice(0, from).map((r) => Math.log2(1 + r.promptTokens));
+  const mean = lengths.reduce((a, b) => a + b, 0) / lengths.length;
+  const sd = Math.sqrt(lengths.reduce((a, b) => a + (b - mean) ** 2, 0) / lengths.length) || 1;
+  const features = (r: TraceRequest) => [(Math.log2(1 + r.promptTokens) - mean) / sd, ...tags.map((t) => (r.tags.includes(t) ? 1 : 0))];
+  const train = requests.slice(0, from).map((r) => ({ x: features(r), scores: Array.from({ length: models }, (_, m) => score(r, m)) }));
+  return requests.slice(from).map((r) => {
+    const x = features(r);
+    const nearest = train
+      .map((t) => ({ t, d: t.x.reduce((sum, v, i) => sum + (v - x[i]!) ** 2, 0) }))
+      .sort((a, b) => a.d - b.d)
+      .slice(0, k);
+    const means = Array.from({ length: models }, (_, m) => nearest.reduce((sum, n) => sum + n.t.scores[m]!, 0) / nearest.length);
+    return means.indexOf(Math.max(...means));
+  });
+}
+
 const PALETTE: Rgb[] = [
   [214, 39, 40],
   [31, 119, 180],
@@ -196,6 +225,42 @@ it('select: regret on a replayed trace against the oracle and the best fixed mod
   const [low, high] = [Math.min(...costs), Math.max(...costs)];
   const plane = { aiqRouter: aiq(routerPoints, low, high), aiqModels: aiq(modelPoints, low, high), aiqRouterAndModels: aiq([...routerPoints, ...modelPoints], low, high), oracleQuality, costRange: [low, high] };
 
+  // RouterBench's KNN baseline, trained with full information on the first KNN_TRAIN requests, against the
+  // selector on the rest (the selector having learned online from request 1, from its own picks only).
+  const evaluated = requests.slice(KNN_TRAIN);
+  const tail = (run: { picks: readonly number[] }) => {
+    const picks = run.picks.slice(KNN_TRAIN);
+    const at = (i: number) => KNN_TRAIN + i;
+    return {
+      utility: sum(picks.map((m, i) => realized[at(i)]![m]!)),
+      quality: sum(picks.map((m, i) => requests[at(i)]!.quality[m]!)) / picks.length,
+      cost: sum(picks.map((m, i) => requests[at(i)]!.costUsd[m]!)) / picks.length,
+      share: picks.filter((m, i) => m === contextBest.get(requests[at(i)]!.context)).length / picks.length,
+    };
+  };
+  const knn = { picks: [...new Array<number>(KNN_TRAIN).fill(-1), ...knnPicks(requests, KNN_TRAIN, models.length, (r, m) => realized[requests.indexOf(r)]![m]!)] };
+  const tailOracle = sum(oracle.slice(KNN_TRAIN));
+  const tailBestFixed = Math.max(...fixed.map((run) => tail(run).utility));
+  const baseline = [
+    { policy: `knn router (k ${KNN_K}, trained on ${KNN_TRAIN} with full information)`, ...tail(knn) },
+    { policy: 'thompson, contextual (online, bandit feedback)', ...tail(runs[0]!) },
+  ].map((b) => ({ ...b, meanUtility: b.utility / evaluated.length, regretVsOracle: tailOracle - b.utility, regretVsBestFixed: tailBestFixed - b.utility }));
+  // Their cost-quality curves on the evaluated requests (no latency term), and the models' points there.
+  const knnSweep = COST_WEIGHTS.map((cost) => {
+    const objective = { quality: 1, latency: 0, cost, memory: 0 };
+    const score = (r: TraceRequest, m: number) => utility(r.quality[m]!, r.latencyMs[m]!, r.costUsd[m]!, objective);
+    const t = tail({ picks: [...new Array<number>(KNN_TRAIN).fill(-1), ...knnPicks(requests, KNN_TRAIN, models.length, score)] });
+    return [t.cost, t.quality] as const;
+  });
+  const tailRouter = COST_WEIGHTS.map((cost) => {
+    const t = tail(replay(`cost ${cost}`, requests, models, { seed: SEEDS[0]! }, { quality: 1, latency: 0, cost, memory: 0 }));
+    return [t.cost, t.quality] as const;
+  });
+  const tailModels = fixed.map((run) => { const t = tail(run); return [t.cost, t.quality] as const; });
+  const tailCosts = [...knnSweep, ...tailRouter, ...tailModels].map((p) => p[0]);
+  const [tailLow, tailHigh] = [Math.min(...tailCosts), Math.max(...tailCosts)];
+  const knnPlane = { aiqKnn: aiq(knnSweep, tailLow, tailHigh), aiqRouter: aiq(tailRouter, tailLow, tailHigh), aiqModels: aiq(tailModels, tailLow, tailHigh), oracleQuality: sum(evaluated.map((r) => Math.max(...r.quality))) / evaluated.length };
+
   const f = (value: number, digits = 3) => value.toFixed(digits);
   const lines = [
     '',
@@ -209,6 +274,15 @@ it('select: regret on a replayed trace against the oracle and the best fixed mod
     `regret vs best fixed over seeds ${SEEDS.join(', ')}: ${seeds.map((s) => `${s.policy} mean ${f(s.mean, 1)} (worst ${f(s.worst, 1)})`).join('; ')}`,
     `cost-quality plane: AIQ router ${f(plane.aiqRouter)} vs single models ${f(plane.aiqModels)} over $${low.toExponential(2)}–$${high.toExponential(2)}; quality oracle ${f(oracleQuality)}; router points ${sweep.map((p) => `(w ${p.costWeight}: $${p.meanCostUsd.toExponential(2)}, q ${f(p.meanQuality)})`).join(' ')}`,
   ];
+  lines.push(
+    '',
+    `RouterBench's KNN baseline, on requests ${KNN_TRAIN + 1}–${n} (the KNN router trained on the first ${KNN_TRAIN} with every model's outcome; the selector learning online from request 1, seeing only its own picks):`,
+    '| policy | mean utility | regret vs oracle | regret vs best fixed | per-context best share | mean quality | mean cost $ |',
+    '|---|---|---|---|---|---|---|',
+    ...baseline.map((b) => `| ${b.policy} | ${f(b.meanUtility)} | ${f(b.regretVsOracle, 1)} | ${f(b.regretVsBestFixed, 1)} | ${f(b.share, 2)} | ${f(b.quality)} | ${b.cost.toExponential(2)} |`),
+    `AIQ on those requests: knn ${f(knnPlane.aiqKnn)}, thompson ${f(knnPlane.aiqRouter)}, single models ${f(knnPlane.aiqModels)}; quality oracle ${f(knnPlane.oracleQuality)}`,
+    '',
+  );
   for (const run of runs) {
     const windows = Array.from({ length: Math.floor(n / WINDOW) }, (_, w) => f(share(run, w * WINDOW, (w + 1) * WINDOW), 2));
     lines.push(`per-context best share per ${WINDOW} requests, ${run.name}: ${windows.join(' ')}`);
@@ -261,6 +335,7 @@ it('select: regret on a replayed trace against the oracle and the best fixed mod
         rows,
         seeds,
         plane: { ...plane, models: fixed.map((r) => ({ model: r.name, meanCostUsd: r.meanCostUsd, meanQuality: r.meanQuality })), router: sweep },
+        knnBaseline: { train: KNN_TRAIN, k: KNN_K, rows: baseline, plane: { ...knnPlane, knn: knnSweep, router: tailRouter, models: tailModels } },
         curves: Object.fromEntries(regretSeries.map((s) => [s.name, s.points])),
         shares: Object.fromEntries(shareSeries.map((s) => [s.name, s.points])),
       },
