@@ -1,7 +1,8 @@
 /**
  * Ollama's API over the front door, the subset its clients and UIs use: /api/tags, /api/ps, /api/show,
  * /api/version, /api/chat and /api/generate (NDJSON streams by default, one JSON with `stream: false`),
- * /api/embed and the older /api/embeddings. `keep_alive` sets how long the model stays loaded after the
+ * /api/embed and the older /api/embeddings. A tag names a registered version (`name:2`; `:latest` or none:
+ * the default one). `keep_alive` sets how long the model stays loaded after the
  * request (Ollama's durations: seconds as a number, "5m", "1h30m", "0", negative = forever; absent = the
  * configured default); a generate without a prompt or a chat without messages loads the model
  * (`done_reason: "load"`), or unloads it with `keep_alive: 0` (`"unload"`). Models are described from the
@@ -12,7 +13,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidArgument } from '../errors.js';
 import type { ChatMessage, GenerateRequest } from '../model/types.js';
 import type { ModelVersion, RegisteredModel } from '../registry/index.js';
-import type { FrontDoor, FrontDoorRequest, FrontDoorResult } from '../runtime/index.js';
+import { poolId, type FrontDoor, type FrontDoorRequest, type FrontDoorResult } from '../runtime/index.js';
 import type { Caller } from './auth.js';
 import { httpError } from './errors.js';
 import { abortOnDisconnect, sendStream } from './stream.js';
@@ -25,10 +26,25 @@ function object(field: string, value: unknown): Body {
   return value as Body;
 }
 
-function modelName(body: Body): string {
+/** A model as Ollama names it: `name:tag`, the tag a registered version (`latest`, or none: the default one). */
+interface OllamaName {
+  name: string;
+  version?: string;
+  /** How answers name it: `name:tag`. */
+  label: string;
+}
+
+function modelNameIn(body: Body, known: (name: string) => boolean): OllamaName {
   if (typeof body.model !== 'string' || body.model.length === 0) throw invalidArgument('model', 'a model name', body.model);
-  // Ollama's names carry a tag; ':latest' is the default version.
-  return body.model.replace(/:latest$/, '');
+  const text = body.model;
+  // A registered id (or alias) that holds a colon itself is taken whole.
+  if (text.includes(':') && known(text)) return { name: text, label: text };
+  const colon = text.lastIndexOf(':');
+  // A colon before the last '/' belongs to a host name ('host:port/name'), not to a tag.
+  if (colon <= text.lastIndexOf('/') || colon === text.length - 1) return { name: text, label: `${text}:latest` };
+  const name = text.slice(0, colon);
+  const tag = text.slice(colon + 1);
+  return tag === 'latest' ? { name, label: text } : { name, version: tag, label: text };
 }
 
 /** Ollama's `options` as sampling fields. */
@@ -119,8 +135,9 @@ function details(version: ModelVersion | undefined): Body {
   };
 }
 
-function route(name: string, caller: Caller | undefined): Partial<FrontDoorRequest> {
-  const out: Partial<FrontDoorRequest> = { model: name };
+function route(ref: OllamaName, caller: Caller | undefined): Partial<FrontDoorRequest> {
+  const out: Partial<FrontDoorRequest> = { model: ref.name };
+  if (ref.version !== undefined) out.version = ref.version;
   if (caller?.tenant !== undefined) out.tenant = caller.tenant;
   if (caller !== undefined) out.caller = caller.name;
   return out;
@@ -170,6 +187,7 @@ async function run(door: FrontDoor, request: FastifyRequest, reply: FastifyReply
 }
 
 export function ollamaRoutes(app: FastifyInstance, door: FrontDoor, callerOf: (request: FastifyRequest) => Caller | undefined): void {
+  const modelName = (body: Body): OllamaName => modelNameIn(body, (name) => door.registry.has(name) || door.pool.models().includes(name));
   /** The registry's model and version behind a pool id ('id' or 'id@version'), when it has them. */
   const registered = (id: string): { model: RegisteredModel; version: ModelVersion | undefined } | undefined => {
     const at = id.lastIndexOf('@');
@@ -178,28 +196,38 @@ export function ollamaRoutes(app: FastifyInstance, door: FrontDoor, callerOf: (r
     const model = door.registry.get(name)!;
     return { model, version: version === undefined ? door.registry.resolve(name).version : model.versions.find((v) => v.version === version) };
   };
-  const entry = (id: string, size?: number) => {
+  /** A listing entry: a pool id or a registry model ('id', 'id@version') under its Ollama name. */
+  const entry = (id: string, size?: number, tag?: string) => {
     const found = registered(id);
     const version = found?.version;
+    const at = id.lastIndexOf('@');
+    const label = tag !== undefined ? `${found?.model.id ?? id}:${tag}` : found !== undefined && at > 0 && !door.registry.has(id) ? `${found.model.id}:${id.slice(at + 1)}` : `${id}:latest`;
     return {
-      name: `${id}:latest`,
-      model: `${id}:latest`,
+      name: label,
+      model: label,
       modified_at: new Date(found?.model.updatedAt ?? Date.now()).toISOString(),
       size: size ?? version?.metadata?.sizeBytes ?? 0,
       digest: '',
       details: details(version),
     };
   };
-  /** The pool id of a name a request gives (a registry id or alias; else the pool's own). */
-  const poolId = (name: string) => (door.registry.has(name) ? door.registry.resolve(name).model.id : name);
+  /** The pool id of a model a request names (a registry id or alias, and version; else the pool's own id). */
+  const poolIdOf = (ref: OllamaName): string => {
+    if (!door.registry.has(ref.name)) {
+      if (ref.version !== undefined) door.registry.resolve(ref.name, ref.version); // MODEL_NOT_FOUND naming it
+      return ref.name;
+    }
+    const { model, version } = door.registry.resolve(ref.name, ref.version);
+    return poolId(model, version.version);
+  };
   /** A request without a prompt or messages: loads the model, or unloads it with keep_alive 0. */
-  const loadOrUnload = async (name: string, keepAlive: number | 'default', piece: Body): Promise<Body> => {
-    const id = poolId(name);
+  const loadOrUnload = async (ref: OllamaName, keepAlive: number | 'default', piece: Body): Promise<Body> => {
+    const id = poolIdOf(ref);
     const started = performance.now();
     let reason: 'load' | 'unload';
     if (keepAlive === 0) {
       if (door.pool.models().includes(id)) await door.pool.unload(id);
-      else door.registry.resolve(name); // MODEL_NOT_FOUND for a model nobody knows
+      else door.registry.resolve(ref.name, ref.version); // MODEL_NOT_FOUND for a model nobody knows
       reason = 'unload';
     } else {
       // Set while the lease is held: the clock starts with it at the release.
@@ -212,11 +240,12 @@ export function ollamaRoutes(app: FastifyInstance, door: FrontDoor, callerOf: (r
       reason = 'load';
     }
     const took = performance.now() - started;
-    return { model: `${name}:latest`, created_at: new Date().toISOString(), ...piece, done: true, done_reason: reason, total_duration: ns(took), load_duration: reason === 'load' ? ns(took) : 0 };
+    return { model: ref.label, created_at: new Date().toISOString(), ...piece, done: true, done_reason: reason, total_duration: ns(took), load_duration: reason === 'load' ? ns(took) : 0 };
   };
 
   app.get('/api/version', async () => ({ version: VERSION }));
-  app.get('/api/tags', async () => ({ models: door.registry.list().map((m) => entry(m.id)) }));
+  // Each model under ':latest' (its default version) and each version under its own tag.
+  app.get('/api/tags', async () => ({ models: door.registry.list().flatMap((m) => [entry(m.id), ...m.versions.map((v) => entry(`${m.id}@${v.version}`, undefined, v.version))]) }));
   app.get('/api/ps', async () => ({
     models: door.pool
       .status()
@@ -224,8 +253,8 @@ export function ollamaRoutes(app: FastifyInstance, door: FrontDoor, callerOf: (r
       .map((m) => ({ ...entry(m.id, m.sizeBytes), size_vram: 0, expires_at: m.expiresAt === null ? '0001-01-01T00:00:00Z' : new Date(m.expiresAt).toISOString() })),
   }));
   app.post('/api/show', async (request) => {
-    const name = modelName(object('body', request.body));
-    const { model, version } = door.registry.resolve(name);
+    const ref = modelName(object('body', request.body));
+    const { model, version } = door.registry.resolve(ref.name, ref.version);
     const metadata = version.metadata;
     const arch = metadata?.architecture;
     const info: Body = { 'general.architecture': arch ?? '' };
@@ -254,47 +283,47 @@ export function ollamaRoutes(app: FastifyInstance, door: FrontDoor, callerOf: (r
   });
   app.post('/api/generate', async (request, reply) => {
     const body = object('body', request.body);
-    const name = modelName(body);
+    const ref = modelName(body);
     const keepAliveMs = keepAliveOf(body.keep_alive);
-    if (body.prompt === undefined || body.prompt === '') return loadOrUnload(name, keepAliveMs, { response: '' });
+    if (body.prompt === undefined || body.prompt === '') return loadOrUnload(ref, keepAliveMs, { response: '' });
     if (typeof body.prompt !== 'string') throw invalidArgument('prompt', 'a string', body.prompt);
-    const req: FrontDoorRequest = { ...route(name, callerOf(request)), ...options(body), prompt: body.prompt, keepAliveMs };
-    return run(door, request, reply, `${name}:latest`, req, body, (text) => ({ response: text }));
+    const req: FrontDoorRequest = { ...route(ref, callerOf(request)), ...options(body), prompt: body.prompt, keepAliveMs };
+    return run(door, request, reply, ref.label, req, body, (text) => ({ response: text }));
   });
   app.post('/api/chat', async (request, reply) => {
     const body = object('body', request.body);
-    const name = modelName(body);
+    const ref = modelName(body);
     const keepAliveMs = keepAliveOf(body.keep_alive);
-    if (body.messages === undefined || (Array.isArray(body.messages) && body.messages.length === 0)) return loadOrUnload(name, keepAliveMs, { message: { role: 'assistant', content: '' } });
+    if (body.messages === undefined || (Array.isArray(body.messages) && body.messages.length === 0)) return loadOrUnload(ref, keepAliveMs, { message: { role: 'assistant', content: '' } });
     if (!Array.isArray(body.messages)) throw invalidArgument('messages', 'an array of messages', body.messages);
     const messages: ChatMessage[] = body.messages.map((m, i) => {
       const message = object(`messages[${i}]`, m);
       if (typeof message.role !== 'string' || typeof message.content !== 'string') throw invalidArgument(`messages[${i}]`, 'a role and a content string', m);
       return { role: message.role, content: message.content };
     });
-    const req: FrontDoorRequest = { ...route(name, callerOf(request)), ...options(body), messages, keepAliveMs };
-    return run(door, request, reply, `${name}:latest`, req, body, (text) => ({ message: { role: 'assistant', content: text } }));
+    const req: FrontDoorRequest = { ...route(ref, callerOf(request)), ...options(body), messages, keepAliveMs };
+    return run(door, request, reply, ref.label, req, body, (text) => ({ message: { role: 'assistant', content: text } }));
   });
   app.post('/api/embed', async (request, reply) => {
     const body = object('body', request.body);
-    const name = modelName(body);
+    const ref = modelName(body);
     const input = body.input;
     if (!(typeof input === 'string' || (Array.isArray(input) && input.every((t) => typeof t === 'string')))) throw invalidArgument('input', 'a string or an array of strings', input);
     const keepAliveMs = keepAliveOf(body.keep_alive);
-    const r = await door.embed({ ...route(name, callerOf(request)), input: input as string | string[], keepAliveMs, signal: abortOnDisconnect(reply) });
-    return { model: `${name}:latest`, embeddings: r.embeddings.map((e) => [...e]), total_duration: ns(r.cost.wallMs), load_duration: 0, prompt_eval_count: r.cost.promptTokens };
+    const r = await door.embed({ ...route(ref, callerOf(request)), input: input as string | string[], keepAliveMs, signal: abortOnDisconnect(reply) });
+    return { model: ref.label, embeddings: r.embeddings.map((e) => [...e]), total_duration: ns(r.cost.wallMs), load_duration: 0, prompt_eval_count: r.cost.promptTokens };
   });
   // The older single-text endpoint (the clients' embeddings()): { prompt } → { embedding }.
   app.post('/api/embeddings', async (request, reply) => {
     const body = object('body', request.body);
-    const name = modelName(body);
+    const ref = modelName(body);
     const keepAliveMs = keepAliveOf(body.keep_alive);
     if (body.prompt === undefined || body.prompt === '') {
-      await loadOrUnload(name, keepAliveMs, {});
+      await loadOrUnload(ref, keepAliveMs, {});
       return { embedding: [] };
     }
     if (typeof body.prompt !== 'string') throw invalidArgument('prompt', 'a string', body.prompt);
-    const r = await door.embed({ ...route(name, callerOf(request)), input: body.prompt, keepAliveMs, signal: abortOnDisconnect(reply) });
+    const r = await door.embed({ ...route(ref, callerOf(request)), input: body.prompt, keepAliveMs, signal: abortOnDisconnect(reply) });
     return { embedding: [...r.embeddings[0]!] };
   });
 }

@@ -1,7 +1,7 @@
 // The server's Ollama API with the official `ollama` client as the client, on loopback, stories260K behind
 // the front door: keep_alive (durations, 0, forever, back to the default), loading and unloading with an
 // empty prompt or no messages, models described from the registry's metadata (tags, show, ps), the older
-// /api/embeddings, and bad durations as 400s naming the field.
+// /api/embeddings, registered versions as tags, and bad durations as 400s naming the field.
 import { Ollama } from 'ollama';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelRegistry } from '../../src/registry/index.js';
@@ -96,6 +96,29 @@ describe('server: Ollama API with the ollama client', () => {
     expect(single.embedding.length).toBeGreaterThan(0);
     expect(single.embedding).toEqual(batch.embeddings[0]);
     expect((await ollama.embeddings({ model: 'stories-embed', prompt: '' })).embedding).toEqual([]);
+  });
+
+  it('registered versions are tags: listed, shown, run and loaded by `name:version`; `:latest` and no tag are the default', async () => {
+    await registry.registerVersion('stories', { version: '2', source: { kind: 'gguf', path: STORIES } });
+    const names = (await ollama.list()).models.map((m) => m.name);
+    expect(names).toEqual(expect.arrayContaining(['stories:latest', 'stories:1', 'stories:2', 'stories-embed:latest', 'stories-embed:1']));
+    const two = await ollama.generate({ model: 'stories:2', prompt: 'Once', options: OPTIONS });
+    expect(two.model).toBe('stories:2');
+    const latest = await ollama.generate({ model: 'stories', prompt: 'Once', options: OPTIONS });
+    expect(latest.model).toBe('stories:latest');
+    expect(two.response).toBe(latest.response); // the same weights under another version
+    // The version runs under its own pool id, listed by its tag.
+    expect(await running()).toEqual(expect.arrayContaining(['stories:2', 'stories:latest']));
+    expect((await ollama.show({ model: 'stories:2' })).details.family).toBe('llama');
+    expect((await ollama.generate({ model: 'stories:2', prompt: '', keep_alive: 0 })).done_reason).toBe('unload');
+    expect(await running()).not.toContain('stories:2');
+    expect(await running()).toContain('stories:latest');
+    expect((await ollama.chat({ model: 'stories:2', messages: [] })).model).toBe('stories:2');
+    expect(await running()).toContain('stories:2');
+    const missing = await ollama.generate({ model: 'stories:9', prompt: 'Once' }).catch((e: { status_code?: number }) => e);
+    expect((missing as { status_code: number }).status_code).toBe(404);
+    const missingLoad = await ollama.generate({ model: 'stories:9', prompt: '' }).catch((e: { status_code?: number }) => e);
+    expect((missingLoad as { status_code: number }).status_code).toBe(404);
   });
 
   it('a keep_alive that is no duration is a 400 naming the field', async () => {
