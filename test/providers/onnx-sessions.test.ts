@@ -16,7 +16,8 @@ import { expectCode } from '../helpers/expect.js';
 /**
  * A stand-in for onnxruntime-node. Its behaviour comes from `<model>.fake.json`: `failSession` (the
  * n-th session created, counted in `<model>.count` across workers, fails), `exitOn` / `throwOn` (a run
- * whose input_ids hold that id ends the worker with process.exit / an uncaught exception).
+ * whose input_ids hold that id ends the worker with process.exit / an uncaught exception), `slowOn` (a run
+ * whose input_ids hold that id takes `slowMs` ms).
  */
 const FAKE_RUNTIME = String.raw`
 const fs = require('node:fs');
@@ -39,6 +40,7 @@ module.exports = {
         async run(feeds) {
           const ids = Array.from(feeds.input_ids.data, Number);
           if (ids.includes(behaviour.exitOn)) process.exit(3);
+          if (ids.includes(behaviour.slowOn)) await new Promise((resolve) => setTimeout(resolve, behaviour.slowMs));
           if (ids.includes(behaviour.throwOn)) {
             setImmediate(() => { throw new Error('fake: thrown in the worker'); });
             return new Promise(() => {});
@@ -120,6 +122,27 @@ describe('ONNX session workers', () => {
       expect(m.sessionStatus.rebuildError).toMatch(/fake: no session 2/);
       expect([...(await m.embed(['a dog']))[0]!]).toEqual([1, 1]);
       expect(m.sessionStatus.sessionThreads).toBe(1);
+    } finally {
+      await m.dispose();
+    }
+  });
+
+  it('a rebuild waiting for a busy session ends when the budget comes back before the session is free', async () => {
+    const m = await loadOnnxModel((await fakeModel({ slowOn: CAT, slowMs: 400 })).modelPath, { threads: 4, parallel: 2, runtime, normalize: false });
+    try {
+      const busy = [m.embed(['the cat']), m.embed(['the cat'])];
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(m.sessionStatus).toMatchObject({ running: 2, sessionThreads: 2 });
+      m.setThreads(1); // both sessions have 2 threads: a rebuild waits for one to be free
+      expect(m.sessionStatus.rebuilding).toBe(true);
+      m.setThreads(4); // no session needs it any more
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(m.sessionStatus).toMatchObject({ rebuilding: false, rebuilt: 0, running: 2 });
+      await Promise.all(busy);
+      // Lowered again while idle: both rebuilt, one at a time.
+      m.setThreads(1);
+      for (let i = 0; i < 2000 && m.sessionStatus.rebuilding; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(m.sessionStatus).toMatchObject({ rebuilding: false, rebuilt: 2, sessionThreads: 1 });
     } finally {
       await m.dispose();
     }

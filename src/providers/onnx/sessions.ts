@@ -156,7 +156,25 @@ export class SessionPool {
         this.#growTimer.unref();
       }
     }
+    this.#settleClaim();
     if (this.#slots.some((slot) => slot.worker.threads > this.#budget)) this.#startRebuild();
+  }
+
+  /**
+   * A rebuild waiting for a slot after the budget moved: a free slot that now needs rebuilding is handed to
+   * it; when none needs it any more, the rebuild ends (it would otherwise wait for a release to tell).
+   */
+  #settleClaim(): void {
+    const claim = this.#claim;
+    if (claim === undefined) return;
+    const at = this.#free.findIndex(this.#needs);
+    if (at >= 0) {
+      this.#claim = undefined;
+      claim.resolve(this.#free.splice(at, 1)[0]);
+    } else if (!this.#slots.some(this.#needs)) {
+      this.#claim = undefined;
+      claim.resolve(undefined);
+    }
   }
 
   /**
