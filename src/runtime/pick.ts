@@ -68,9 +68,20 @@ export class Picker {
     this.#candidates = candidates;
   }
 
+  /**
+   * The registered model and version a request names: by id or alias (and `version`), or as the pool
+   * names a version other than the default, `id@version`; undefined for a name the registry does not know.
+   */
+  #resolveNamed(name: string, version: string | undefined): ResolvedModel | undefined {
+    if (this.#registry.has(name)) return this.#registry.resolve(name, version);
+    const at = name.lastIndexOf('@');
+    if (version !== undefined || at <= 0 || !this.#registry.has(name.slice(0, at))) return undefined;
+    return this.#registry.resolve(name.slice(0, at), name.slice(at + 1));
+  }
+
   pick(route: Route): Pick {
     if (route.model !== undefined) {
-      const resolved = this.#registry.has(route.model) ? this.#registry.resolve(route.model, route.version) : undefined;
+      const resolved = this.#resolveNamed(route.model, route.version);
       if (resolved === undefined) {
         if (route.version !== undefined) throw new ModelpoolError('MODEL_NOT_FOUND', `No registered model "${route.model}"`, { field: 'request.model', value: route.model });
         return { poolId: route.model, model: route.model, version: undefined, registered: false, provider: 'local', selection: { mode: 'named', task: route.task, candidates: NAMED_EXPLANATION } };

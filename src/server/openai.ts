@@ -1,5 +1,6 @@
 /**
- * OpenAI's API over the front door: /v1/models, /v1/chat/completions and /v1/completions (JSON or SSE
+ * OpenAI's API over the front door: /v1/models (a registered model by its id, each version other than the
+ * default as `id@version`), /v1/chat/completions and /v1/completions (JSON or SSE
  * streams ending with `data: [DONE]`), /v1/embeddings (floats or base64). A request names a model, or
  * `"auto"` (or none) with the extension field `modelpool: { task, constraints, objective, tags }` to
  * have the selector choose; the answer's `modelpool` field says which model served it, its cost and
@@ -9,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidArgument } from '../errors.js';
 import type { ChatMessage, FinishReason, GenerateRequest, TokenLogprob } from '../model/types.js';
-import type { FrontDoor, FrontDoorRequest, FrontDoorResult, Routed } from '../runtime/index.js';
+import { poolId, type FrontDoor, type FrontDoorRequest, type FrontDoorResult, type Routed } from '../runtime/index.js';
 import { openAIErrorBody, httpError } from './errors.js';
 import type { Caller } from './auth.js';
 import { abortOnDisconnect, sendStream } from './stream.js';
@@ -136,7 +137,11 @@ export function openAIRoutes(app: FastifyInstance, door: FrontDoor, callerOf: (r
   app.get('/v1/models', async () => {
     const created = Math.floor(Date.now() / 1000);
     const names = new Set<string>();
-    for (const model of door.registry.list()) names.add(model.id);
+    // A registered model by its id (its default version), and each other version as `id@version`.
+    for (const model of door.registry.list()) {
+      names.add(model.id);
+      for (const version of model.versions) names.add(poolId(model, version.version));
+    }
     for (const model of door.pool.status().models) names.add(model.id);
     return { object: 'list', data: [...names].map((name) => ({ id: name, object: 'model', created, owned_by: 'modelpool' })) };
   });

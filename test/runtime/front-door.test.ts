@@ -159,9 +159,12 @@ describe('FrontDoor: a named model', () => {
     const r = await door.complete({ model: 'story-a', version: '2', prompt: 'Once', maxTokens: 4 });
     expect(r).toMatchObject({ model: 'story-a', version: '2' });
     expect(door.pool.status().models.map((m) => m.id)).toContain('story-a@2');
+    // Named as the pool names it, 'id@version': the same registered version, recorded as such.
+    expect(await door.complete({ model: 'story-a@2', prompt: 'Once', maxTokens: 4 })).toMatchObject({ model: 'story-a', version: '2' });
+    await expect(door.complete({ model: 'story-a@9', prompt: 'Once', maxTokens: 4 })).rejects.toMatchObject({ code: 'VERSION_NOT_FOUND' });
     await door.settled();
     await registry.flush();
-    expect(registry.performance('story-a', { task: 'completion', version: '2' })!.samples).toBe(1);
+    expect(registry.performance('story-a', { task: 'completion', version: '2' })!.samples).toBe(2);
   });
 });
 

@@ -35,10 +35,15 @@ afterAll(async () => {
 });
 
 describe('server: OpenAI API with the openai client', () => {
-  it('lists models', async () => {
+  it('lists models, each version other than the default as id@version, which a request may name', async () => {
+    await registry.registerVersion('stories', { version: '2', source: { kind: 'gguf', path: STORIES } });
     const ids = [];
     for await (const m of client.models.list()) ids.push(m.id);
-    expect(ids).toEqual(expect.arrayContaining(['stories', 'stories-embed']));
+    expect(ids).toEqual(expect.arrayContaining(['stories', 'stories@2', 'stories-embed']));
+    expect(ids).not.toContain('stories@1'); // the default version is 'stories'
+    const two = await client.completions.create({ model: 'stories@2', prompt: 'Once upon a time', max_tokens: 16, temperature: 0 });
+    expect(two.choices[0]!.text).toBe(expected);
+    expect((two as unknown as { modelpool: { model: string; version: string } }).modelpool).toMatchObject({ model: 'stories', version: '2' });
   });
 
   it('completions, plain and streamed, equal the front door’s own answer', async () => {
