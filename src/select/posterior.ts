@@ -109,7 +109,7 @@ export class Posterior {
   qualityMean = 0.5;
   /** Quantiles of the quality posterior at the table nodes (filled for Thompson sampling only). */
   readonly table = new Float64Array(TABLE_STEPS + 1);
-  /** The grid points (see TABLE_GRID) of the Beta parameters the table was filled for (NaN: never filled). */
+  /** The grid points (see gridStep) of the Beta parameters the table was filled for, and the step (NaN: never filled). */
   tableA = Number.NaN;
   tableB = Number.NaN;
   tableStep = Number.NaN;

@@ -188,24 +188,21 @@ async function run(door: FrontDoor, request: FastifyRequest, reply: FastifyReply
 
 export function ollamaRoutes(app: FastifyInstance, door: FrontDoor, callerOf: (request: FastifyRequest) => Caller | undefined): void {
   const modelName = (body: Body): OllamaName => modelNameIn(body, (name) => door.registry.has(name) || door.pool.models().includes(name));
-  /** The registry's model and version behind a pool id ('id' or 'id@version'), when it has them. */
-  const registered = (id: string): { model: RegisteredModel; version: ModelVersion | undefined } | undefined => {
+  /**
+   * A listing entry for a pool id or a registry model — 'id' (its default version, `id:latest`) or
+   * 'id@version' (`id:version`) — described from the registry when it has them.
+   */
+  const entry = (id: string, size?: number) => {
     const at = id.lastIndexOf('@');
-    const [name, version] = door.registry.has(id) || at <= 0 ? [id, undefined] : [id.slice(0, at), id.slice(at + 1)];
-    if (!door.registry.has(name)) return undefined;
-    const model = door.registry.get(name)!;
-    return { model, version: version === undefined ? door.registry.resolve(name).version : model.versions.find((v) => v.version === version) };
-  };
-  /** A listing entry: a pool id or a registry model ('id', 'id@version') under its Ollama name. */
-  const entry = (id: string, size?: number, tag?: string) => {
-    const found = registered(id);
-    const version = found?.version;
-    const at = id.lastIndexOf('@');
-    const label = tag !== undefined ? `${found?.model.id ?? id}:${tag}` : found !== undefined && at > 0 && !door.registry.has(id) ? `${found.model.id}:${id.slice(at + 1)}` : `${id}:latest`;
+    const tagged = at > 0 && !door.registry.has(id) && door.registry.has(id.slice(0, at));
+    const name = tagged ? id.slice(0, at) : id;
+    const model = door.registry.has(name) ? door.registry.get(name) : undefined;
+    const version = model === undefined ? undefined : tagged ? model.versions.find((v) => v.version === id.slice(at + 1)) : door.registry.resolve(name).version;
+    const label = `${model?.id ?? id}:${tagged ? id.slice(at + 1) : 'latest'}`;
     return {
       name: label,
       model: label,
-      modified_at: new Date(found?.model.updatedAt ?? Date.now()).toISOString(),
+      modified_at: new Date(model?.updatedAt ?? Date.now()).toISOString(),
       size: size ?? version?.metadata?.sizeBytes ?? 0,
       digest: '',
       details: details(version),
@@ -245,7 +242,7 @@ export function ollamaRoutes(app: FastifyInstance, door: FrontDoor, callerOf: (r
 
   app.get('/api/version', async () => ({ version: VERSION }));
   // Each model under ':latest' (its default version) and each version under its own tag.
-  app.get('/api/tags', async () => ({ models: door.registry.list().flatMap((m) => [entry(m.id), ...m.versions.map((v) => entry(`${m.id}@${v.version}`, undefined, v.version))]) }));
+  app.get('/api/tags', async () => ({ models: door.registry.list().flatMap((m) => [entry(m.id), ...m.versions.map((v) => entry(`${m.id}@${v.version}`))]) }));
   app.get('/api/ps', async () => ({
     models: door.pool
       .status()

@@ -119,6 +119,11 @@ describe('server: Ollama API with the ollama client', () => {
     expect((missing as { status_code: number }).status_code).toBe(404);
     const missingLoad = await ollama.generate({ model: 'stories:9', prompt: '' }).catch((e: { status_code?: number }) => e);
     expect((missingLoad as { status_code: number }).status_code).toBe(404);
+    // An alias that holds a colon itself names the model, not a tag.
+    await registry.updateModel('stories-embed', { aliases: ['embedder:small'] });
+    const aliased = await ollama.embed({ model: 'embedder:small', input: 'Once' });
+    expect(aliased.model).toBe('embedder:small');
+    expect(aliased.embeddings[0]!.length).toBeGreaterThan(0);
   });
 
   it('a keep_alive that is no duration is a 400 naming the field', async () => {

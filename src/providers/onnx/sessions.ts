@@ -46,7 +46,7 @@ export class SessionPool {
   readonly #idle: Array<() => void> = [];
   /** The rebuild under way, and a wait of it for a free slot that needs rebuilding. */
   #rebuilding: Promise<void> | undefined;
-  #claim: { needs: (slot: Slot) => boolean; resolve: (slot: Slot | undefined) => void } | undefined;
+  #claim: ((slot: Slot | undefined) => void) | undefined;
   /** A larger share is due: set when it has lasted rebuildDelayMs. */
   #growDue = false;
   #growTimer: NodeJS.Timeout | undefined;
@@ -170,10 +170,10 @@ export class SessionPool {
     const at = this.#free.findIndex(this.#needs);
     if (at >= 0) {
       this.#claim = undefined;
-      claim.resolve(this.#free.splice(at, 1)[0]);
+      claim(this.#free.splice(at, 1)[0]);
     } else if (!this.#slots.some(this.#needs)) {
       this.#claim = undefined;
-      claim.resolve(undefined);
+      claim(undefined);
     }
   }
 
@@ -260,7 +260,7 @@ export class SessionPool {
   #claimFree(): Promise<Slot | undefined> {
     const at = this.#free.findIndex(this.#needs);
     if (at >= 0) return Promise.resolve(this.#free.splice(at, 1)[0]);
-    return new Promise((resolve) => (this.#claim = { needs: this.#needs, resolve }));
+    return new Promise((resolve) => (this.#claim = resolve));
   }
 
   /** A new worker in place of one that stopped; GENERATION_FAILED for the run waiting on it when it cannot start. */
@@ -322,9 +322,9 @@ export class SessionPool {
     this.#runningThreads -= slot.charged;
     slot.charged = 0;
     const claim = this.#claim;
-    if (claim !== undefined && claim.needs(slot)) {
+    if (claim !== undefined && this.#needs(slot)) {
       this.#claim = undefined;
-      claim.resolve(slot);
+      claim(slot);
     } else {
       this.#free.push(slot);
     }
@@ -353,7 +353,7 @@ export class SessionPool {
     clearTimeout(this.#growTimer);
     this.#growTimer = undefined;
     if (this.#running > 0 || this.#waiting.length > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
-    this.#claim?.resolve(undefined);
+    this.#claim?.(undefined);
     this.#claim = undefined;
     await this.rebuilt();
     await Promise.all(this.#slots.map((slot) => slot.worker.close()));
